@@ -1,0 +1,55 @@
+"""The one error root of the package.
+
+Every error this package raises on purpose derives from :class:`TelemetryError`, so a user
+catches one type::
+
+    TelemetryError
+    ├── ConfigError          bad or impossible configuration (the CLI exits with code 2)
+    ├── LocalKafkaError      the embedded development broker cannot be fetched, started or stopped
+    ├── StageError           a stage failed and its restart policy gave up (escalation)
+    ├── KafkaClientError     a Kafka client operation failed (carries topic, partition, offset)
+    └── CodecError           a record cannot be encoded or decoded (carries a dead-letter reason)
+"""
+
+from __future__ import annotations
+
+
+class TelemetryError(Exception):
+    """Root of every error raised by this package."""
+
+
+class ConfigError(TelemetryError):
+    """Configuration is missing, malformed or impossible; the message names the key path."""
+
+
+class LocalKafkaError(TelemetryError):
+    """The local development broker could not be fetched, started or stopped."""
+
+
+class StageError(TelemetryError):
+    """A pipeline stage failed and its supervision policy escalated the failure."""
+
+
+class KafkaClientError(TelemetryError):
+    """A Kafka client operation failed."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        topic: str | None = None,
+        partition: int | None = None,
+        offset: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+
+
+class CodecError(TelemetryError):
+    """A record could not be decoded or encoded; ``reason`` is the dead-letter reason label."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
