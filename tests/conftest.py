@@ -47,7 +47,13 @@ def _docker_engine_answers() -> bool:
 def _report(config: pytest.Config, line: str) -> None:
     # Shown in the run's log even with output capture on, so the log names the broker.
     reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None:
+        return
+    if capture is None:
+        reporter.write_line(line)
+        return
+    with capture.global_and_fixture_disabled():
         reporter.write_line(line)
 
 

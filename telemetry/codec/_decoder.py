@@ -156,8 +156,9 @@ class ReadingDecoder:
                 continue
             if defaults:
                 record.update(defaults)
-            for name in extra:
-                del record[name]
+            if extra:
+                for name in extra:
+                    del record[name]
             number = record["value"]
             if number - number != 0.0:  # NaN - NaN and inf - inf are NaN
                 fail(_failure(index, Reason.NON_FINITE, f"value is {number}", schema_id))
