@@ -68,14 +68,15 @@ def plan_for(writer: AvroSchema, reader: AvroSchema) -> ReadPlan:
             f"writer schema is {full_name(writer)}, not {reader_name}",
         )
     try:
+        writer_parsed = parse_schema(strip_logical_types(writer))
         writer_fields = {field["name"]: field for field in writer["fields"]}
-        return _plan_fields(writer, writer_fields, reader)
+        return _plan_fields(writer_parsed, writer_fields, reader)
     except Exception as exc:  # noqa: BLE001 -- any unparsable writer schema is a mismatch
         return failed(Reason.SCHEMA_MISMATCH, f"writer schema unusable: {exc}")
 
 
 def _plan_fields(
-    writer: dict[str, Any], writer_fields: dict[str, dict[str, Any]], reader: dict[str, Any]
+    writer_parsed: Schema, writer_fields: dict[str, dict[str, Any]], reader: dict[str, Any]
 ) -> ReadPlan:
     reader_fields: list[dict[str, Any]] = reader["fields"]
     nullable: list[str] = []
@@ -107,7 +108,6 @@ def _plan_fields(
     mutable_default = defaults is not None and any(
         isinstance(value, (list, dict)) for value in defaults.values()
     )
-    writer_parsed = parse_schema(strip_logical_types(writer))
     if needs_resolution or mutable_default:
         resolved = {**reader, "fields": resolved_fields}
         return ReadPlan(
