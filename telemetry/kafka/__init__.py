@@ -1,0 +1,20 @@
+"""Kafka stages: the consumer-group source, the producer sink and offset tracking."""
+
+from telemetry.kafka._forward import Forward, forwarding_pipeline
+from telemetry.kafka._metrics import KafkaMetrics
+from telemetry.kafka._offsets import PartitionOffsets
+from telemetry.kafka._records import Headers, Output, Record
+from telemetry.kafka._sink import KafkaSink
+from telemetry.kafka._source import KafkaSource
+
+__all__ = [
+    "Forward",
+    "Headers",
+    "KafkaMetrics",
+    "KafkaSink",
+    "KafkaSource",
+    "Output",
+    "PartitionOffsets",
+    "Record",
+    "forwarding_pipeline",
+]

@@ -1,0 +1,119 @@
+"""Prometheus metrics of the Kafka stages (registry injected, one set per registry)."""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+from typing import ClassVar
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+@dataclass(frozen=True)
+class KafkaMetrics:
+    up: Gauge
+    consumed: Counter
+    produced: Counter
+    delivery_failures: Counter
+    assigned: Gauge
+    paused: Gauge
+    pauses: Counter
+    commits: Counter
+    commit_failures: Counter
+    rebalances: Counter
+    revoke_seconds: Histogram
+    in_flight: Gauge
+    abandoned: Counter
+
+    _by_registry: ClassVar[weakref.WeakKeyDictionary[CollectorRegistry, KafkaMetrics]] = (
+        weakref.WeakKeyDictionary()
+    )
+
+    @classmethod
+    def for_registry(cls, registry: CollectorRegistry | None) -> KafkaMetrics:
+        """The metric set of ``registry`` (a private one when None), created once."""
+        registry = registry if registry is not None else CollectorRegistry()
+        existing = cls._by_registry.get(registry)
+        if existing is not None:
+            return existing
+        stage = ["stage"]
+        metrics = cls(
+            up=Gauge(
+                "telemetry_kafka_client_up",
+                "1 while the stage's Kafka client is open",
+                stage,
+                registry=registry,
+            ),
+            consumed=Counter(
+                "telemetry_kafka_consumed_messages",
+                "Messages consumed from Kafka",
+                stage,
+                registry=registry,
+            ),
+            produced=Counter(
+                "telemetry_kafka_produced_messages",
+                "Messages delivered to Kafka (acknowledged)",
+                stage,
+                registry=registry,
+            ),
+            delivery_failures=Counter(
+                "telemetry_kafka_delivery_failures",
+                "Delivery reports with an error (each is retried, then escalated)",
+                stage,
+                registry=registry,
+            ),
+            assigned=Gauge(
+                "telemetry_kafka_assigned_partitions",
+                "Partitions assigned to this member",
+                stage,
+                registry=registry,
+            ),
+            paused=Gauge(
+                "telemetry_kafka_paused_partitions",
+                "Assigned partitions paused for want of downstream demand",
+                stage,
+                registry=registry,
+            ),
+            pauses=Counter(
+                "telemetry_kafka_partition_pauses",
+                "Times a partition was paused",
+                stage,
+                registry=registry,
+            ),
+            commits=Counter(
+                "telemetry_kafka_commits", "Offset commits issued", stage, registry=registry
+            ),
+            commit_failures=Counter(
+                "telemetry_kafka_commit_failures",
+                "Offset commits that failed",
+                stage,
+                registry=registry,
+            ),
+            rebalances=Counter(
+                "telemetry_kafka_rebalance_events",
+                "Partition assignment changes seen by this member (event=assign|revoke|lost)",
+                [*stage, "event"],
+                registry=registry,
+            ),
+            revoke_seconds=Histogram(
+                "telemetry_kafka_revoke_duration_seconds",
+                "Time to finish or abandon revoked partitions' work and commit it",
+                stage,
+                registry=registry,
+                buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            ),
+            in_flight=Gauge(
+                "telemetry_kafka_in_flight_messages",
+                "Produced messages awaiting delivery reports",
+                stage,
+                registry=registry,
+            ),
+            abandoned=Counter(
+                "telemetry_kafka_abandoned_outputs",
+                "Outputs of revoked partitions not produced (the next owner replays them)",
+                stage,
+                registry=registry,
+            ),
+        )
+        cls._by_registry[registry] = metrics
+        return metrics

@@ -1,0 +1,73 @@
+"""Offset tracking: what may be committed, per assigned partition.
+
+Events of a partition may finish out of order (several aggregation partitions, several output
+partitions). A partition's committable offset is the first offset not yet done: the smallest
+offset still held, or, when nothing is held, one past the last offset handed downstream.
+Holders are the events in flight, the outputs awaiting delivery reports and (later) the open
+windows. A tracker is replaced on every (re)assignment, so a late acknowledgement for a revoked
+generation never releases a hold of the new one.
+"""
+
+from __future__ import annotations
+
+
+class PartitionOffsets:
+    """Holds and the committable position of one assigned topic-partition (one generation)."""
+
+    __slots__ = ("committed", "emitted_until", "held", "partition", "revoked", "topic")
+
+    def __init__(self, topic: str, partition: int) -> None:
+        self.topic = topic
+        self.partition = partition
+        # offset -> number of holders; a dict beats a heap here: the minimum is only needed
+        # at commit time, while holds and releases happen per event.
+        self.held: dict[int, int] = {}
+        self.emitted_until: int | None = None  # one past the last offset handed downstream
+        self.committed: int | None = None
+        self.revoked = False
+
+    def emit(self, offsets: list[int]) -> None:
+        """Offsets handed downstream, in partition order; each is held until released."""
+        held = self.held
+        for offset in offsets:
+            held[offset] = held.get(offset, 0) + 1
+        self.emitted_until = offsets[-1] + 1
+
+    def hold(self, offset: int) -> None:
+        """One more holder of ``offset`` (an extra output, an open window)."""
+        self.held[offset] = self.held.get(offset, 0) + 1
+
+    def release(self, offset: int) -> None:
+        """One holder of ``offset`` is done with it."""
+        held = self.held
+        remaining = held.get(offset, 0) - 1
+        if remaining > 0:
+            held[offset] = remaining
+        elif remaining == 0:
+            del held[offset]
+        elif not self.revoked:
+            raise RuntimeError(
+                f"{self.topic}[{self.partition}] offset {offset} released more often than held"
+            )
+
+    def committable(self) -> int | None:
+        """The offset to commit (first not yet done), or None before anything was handed on."""
+        if self.held:
+            return min(self.held)
+        return self.emitted_until
+
+    def pending_commit(self) -> int | None:
+        """The committable offset if it moved past the last commit, else None."""
+        offset = self.committable()
+        if offset is None or (self.committed is not None and offset <= self.committed):
+            return None
+        return offset
+
+    def in_flight(self) -> int:
+        return len(self.held)
+
+    def __repr__(self) -> str:
+        return (
+            f"PartitionOffsets({self.topic}[{self.partition}], committable={self.committable()}, "
+            f"held={len(self.held)}, revoked={self.revoked})"
+        )

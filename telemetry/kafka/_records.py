@@ -1,0 +1,55 @@
+"""What flows between the Kafka stages: consumed records and records to produce."""
+
+from __future__ import annotations
+
+from confluent_kafka import Message
+
+from telemetry.kafka._offsets import PartitionOffsets
+
+Headers = list[tuple[str, str | bytes | None]]
+
+
+class Record:
+    """A consumed message with the offset tracker of its partition (its generation)."""
+
+    __slots__ = ("message", "offset", "offsets")
+
+    def __init__(self, message: Message, offsets: PartitionOffsets, offset: int) -> None:
+        self.message = message
+        self.offsets = offsets
+        self.offset = offset
+
+    def __repr__(self) -> str:
+        return f"Record({self.offsets.topic}[{self.offsets.partition}]@{self.offset})"
+
+
+class Output:
+    """A record to produce. ``source``/``offset`` name the input offset it holds until delivered
+    (None for outputs that hold nothing, e.g. from an idle-clock tick of a revoked partition)."""
+
+    __slots__ = ("headers", "key", "offset", "source", "topic", "value")
+
+    def __init__(  # noqa: PLR0917  # positional on purpose: built per event on the hot path
+        self,
+        topic: str,
+        value: bytes | None,
+        key: bytes | str | None = None,
+        headers: Headers | None = None,
+        source: PartitionOffsets | None = None,
+        offset: int = -1,
+    ) -> None:
+        self.topic = topic
+        self.value = value
+        self.key = key
+        self.headers = headers
+        self.source = source
+        self.offset = offset
+
+    @classmethod
+    def forward(cls, record: Record, topic: str) -> Output:
+        """Pass a consumed record on to ``topic`` unchanged; it keeps holding its offset."""
+        message = record.message
+        return cls(topic, message.value(), message.key(), None, record.offsets, record.offset)
+
+    def __repr__(self) -> str:
+        return f"Output({self.topic!r}, key={self.key!r}, holds={self.offset})"

@@ -1,0 +1,208 @@
+"""The Kafka sink stage: an idempotent producer whose demand is the room in its in-flight window.
+
+It asks upstream for ``window`` outputs and asks again as delivery reports free room, so a slow
+or failing broker slows the whole pipeline instead of growing memory. A full local queue
+(``BufferError``) is backpressure: the rest of the batch waits in the sink and is produced once
+librdkafka has room. A delivery report releases the output's hold on its input offset; a failed
+delivery is produced again up to ``max_retries`` times, then the stage escalates: nothing is
+dropped silently.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections import deque
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from confluent_kafka import KafkaError, Message, Producer
+from prometheus_client import CollectorRegistry
+
+from telemetry.errors import KafkaClientError
+from telemetry.kafka._metrics import KafkaMetrics
+from telemetry.kafka._offsets import PartitionOffsets
+from telemetry.kafka._records import Output
+from telemetry.stages import Sink, Supervision
+
+logger = logging.getLogger("telemetry.kafka")
+
+
+class KafkaSink(Sink[Output]):
+    """Produce :class:`Output` batches; subscribe it with ``manual=True``."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        config: Mapping[str, Any],
+        window: int = 20_000,
+        max_retries: int = 3,
+        registry: CollectorRegistry | None = None,
+        supervision: Supervision | None = None,
+    ) -> None:
+        super().__init__(name=name, supervision=supervision)
+        if window < 1:
+            raise ValueError("window must be >= 1")
+        self._config = {
+            "linger.ms": 5,
+            "compression.type": "lz4",
+            **config,
+            "enable.idempotence": True,
+        }
+        self.window = window
+        self.max_retries = max_retries
+        self.metrics = KafkaMetrics.for_registry(registry)
+        self.producer: Producer | None = None
+        self._backlog: deque[Output] = deque()  # accepted, not yet taken by librdkafka
+        self._in_flight = 0
+        self._freed = 0
+        self._delivered = 0
+        self._retries: dict[int, int] = {}
+        self._failed: list[tuple[Output, KafkaError]] = []
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.producer = Producer(self._config, logger=logger)
+        self.metrics.up.labels(self.name).set(1)
+        self.ask(self.window)
+
+    def stop(self) -> None:
+        producer = self.producer
+        if producer is None:
+            return
+        self.flush(30.0)
+        if self._in_flight or self._backlog:
+            logger.warning(
+                "sink stopped with %d outputs undelivered; their inputs stay uncommitted",
+                self._in_flight + len(self._backlog),
+            )
+        self.producer = None
+        self.metrics.up.labels(self.name).set(0)
+
+    def restart(self) -> None:
+        # Keep what was accepted: a restart must not lose outputs already handed to us.
+        backlog = self._backlog
+        self.stop()
+        self.start()
+        self._backlog = backlog
+
+    # -- the stage protocol -----------------------------------------------------------------
+
+    def write(self, events: list[Output]) -> None:
+        self._backlog.extend(events)
+        self._produce_backlog()
+
+    def wait(self, timeout: float) -> None:
+        producer = self.producer
+        if producer is None:
+            return
+        if self._backlog:
+            self._produce_backlog()
+        producer.poll(timeout)
+        self._settle()
+
+    def in_flight(self) -> int:
+        return self._in_flight + len(self._backlog)
+
+    def flush(self, timeout: float) -> bool:
+        """Deliver everything accepted so far; True if nothing is left in flight."""
+        deadline = time.monotonic() + timeout
+        while self.in_flight() and time.monotonic() < deadline:
+            self.wait(min(0.1, max(0.0, deadline - time.monotonic())))
+        return self.in_flight() == 0
+
+    def finish(self, partitions: Sequence[PartitionOffsets], timeout: float) -> None:
+        """Revoke listener: deliver outputs in flight within ``timeout``; outputs of the revoked
+        partitions that were not handed to librdkafka yet are abandoned (they are replayed)."""
+        revoked = {id(p) for p in partitions}
+        kept = deque(out for out in self._backlog if id(out.source) not in revoked)
+        abandoned = len(self._backlog) - len(kept)
+        if abandoned:
+            self._backlog = kept
+            self._freed += abandoned
+            self.metrics.abandoned.labels(self.name).inc(abandoned)
+        self.flush(timeout)
+
+    # -- producing --------------------------------------------------------------------------
+
+    def _produce_backlog(self) -> None:
+        producer = self.producer
+        if producer is None:
+            return
+        backlog = self._backlog
+        produce = producer.produce
+        report = self._report
+        produced = 0
+        while backlog:
+            out = backlog[0]
+            source = out.source
+            if source is not None and source.revoked:
+                backlog.popleft()  # the partition moved on; its new owner replays this
+                self._freed += 1
+                self.metrics.abandoned.labels(self.name).inc()
+                continue
+            try:
+                produce(
+                    out.topic,
+                    out.value,
+                    out.key,
+                    headers=out.headers,
+                    on_delivery=functools.partial(report, out),
+                )
+            except BufferError:
+                producer.poll(0)  # full local queue: backpressure; serve reports, retry later
+                break
+            backlog.popleft()
+            produced += 1
+        self._in_flight += produced
+        self.metrics.in_flight.labels(self.name).set(self._in_flight)
+
+    def _report(self, out: Output, error: KafkaError | None, message: Message) -> None:
+        del message
+        # Runs inside producer.poll(); only record here, settle after poll returns.
+        if error is None:
+            self._delivered += 1
+            if self._retries:
+                self._retries.pop(id(out), None)
+            source = out.source
+            if source is not None:
+                source.release(out.offset)
+        else:
+            self._failed.append((out, error))
+        self._in_flight -= 1
+        self._freed += 1
+
+    def _settle(self) -> None:
+        if self._delivered:
+            self.metrics.produced.labels(self.name).inc(self._delivered)
+            self._delivered = 0
+        if self._failed:
+            failed, self._failed = self._failed, []
+            for out, error in failed:
+                self._retry(out, error)
+        if self._freed:
+            freed, self._freed = self._freed, 0
+            self.ask(freed)
+        self.metrics.in_flight.labels(self.name).set(self._in_flight)
+
+    def _retry(self, out: Output, error: KafkaError) -> None:
+        self.metrics.delivery_failures.labels(self.name).inc()
+        attempts = self._retries.get(id(out), 0) + 1
+        if attempts > self.max_retries or (not error.retriable() and error.fatal()):
+            raise KafkaClientError(
+                f"delivery to {out.topic} failed {attempts} time(s): {error.str()}",
+                topic=out.topic,
+            )
+        logger.warning(
+            "delivery to %s failed (%s); producing again (attempt %d of %d)",
+            out.topic,
+            error.str(),
+            attempts,
+            self.max_retries,
+        )
+        self._retries[id(out)] = attempts
+        self._freed -= 1  # the retried output takes its room back
+        self._backlog.appendleft(out)

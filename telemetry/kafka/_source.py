@@ -1,0 +1,315 @@
+"""The Kafka source stage: a consumer-group member that emits only what downstream demanded.
+
+Consumed messages wait in one FIFO (per-partition order is kept) holding at most the outstanding
+downstream demand plus ``prefetch``. The source only takes from librdkafka what fits; when the
+FIFO is full (downstream stopped asking) every assigned partition is paused, and resumed once
+the FIFO has half its room back, so a slow downstream slows consumption instead of growing
+memory. The consumer is polled on every pass, even with every partition paused, so the member
+stays in its group.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from prometheus_client import CollectorRegistry
+
+from telemetry.errors import KafkaClientError
+from telemetry.kafka._metrics import KafkaMetrics
+from telemetry.kafka._offsets import PartitionOffsets
+from telemetry.kafka._records import Record
+from telemetry.stages import Source, Supervision
+
+logger = logging.getLogger("telemetry.kafka")
+
+PartitionKey = tuple[str, int]
+# Called on the pipeline thread when partitions are assigned or revoked (aggregation stages
+# create and close their per-partition state there).
+PartitionListener = Callable[[Sequence[PartitionOffsets]], None]
+
+
+class KafkaSource(Source[Record]):
+    """Consume ``topics`` in a consumer group and emit :class:`Record` batches on demand."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        config: Mapping[str, Any],
+        topics: Sequence[str],
+        prefetch: int = 2_000,
+        poll_batch: int = 5_000,
+        commit_interval: float = 5.0,
+        revoke_timeout: float = 10.0,
+        registry: CollectorRegistry | None = None,
+        supervision: Supervision | None = None,
+        buffer_size: int = 10_000,
+    ) -> None:
+        super().__init__(name=name, buffer_size=buffer_size, supervision=supervision)
+        if prefetch < 1 or poll_batch < 1:
+            raise ValueError("prefetch and poll_batch must be >= 1")
+        if "group.id" not in config:
+            raise ValueError("the Kafka source needs a consumer group: set group.id")
+        self._config = {
+            "partition.assignment.strategy": "cooperative-sticky",
+            "auto.offset.reset": "earliest",
+            # Small messages in a backlog: librdkafka's defaults back off a whole second when
+            # its local queue is full, which caps throughput; keep fetching instead.
+            "fetch.queue.backoff.ms": 1,
+            **config,
+            # Offsets are ours to commit, only once the work they cover is done.
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+        }
+        self.topics = list(topics)
+        self.prefetch = prefetch
+        self.poll_batch = poll_batch
+        self.commit_interval = commit_interval
+        self.revoke_timeout = revoke_timeout
+        self.metrics = KafkaMetrics.for_registry(registry)
+        self.consumer: Consumer | None = None
+        self.partitions: dict[PartitionKey, PartitionOffsets] = {}
+        self.assign_listeners: list[PartitionListener] = []
+        # Called with the revoked partitions' trackers; must finish or abandon their in-flight
+        # work within the given timeout (the sink flushes its deliveries there).
+        self.revoke_listeners: list[Callable[[Sequence[PartitionOffsets], float], None]] = []
+        self._fifo: deque[Message] = deque()
+        self._paused: set[PartitionKey] = set()
+        self._demand = 0
+        self._next_commit = 0.0
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.consumer = Consumer(self._config, logger=logger)
+        self.consumer.subscribe(
+            self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
+        )
+        self._next_commit = time.monotonic() + self.commit_interval
+        self.metrics.up.labels(self.name).set(1)
+
+    def stop(self) -> None:
+        consumer = self.consumer
+        if consumer is None:
+            return
+        self.commit(asynchronous=False)
+        self._fifo.clear()
+        try:
+            consumer.close()  # leaves the group; the revoke callback commits what is done
+        except (KafkaException, RuntimeError) as exc:
+            logger.warning("closing the consumer failed: %s", exc)
+        self.consumer = None
+        self.metrics.up.labels(self.name).set(0)
+        self.metrics.assigned.labels(self.name).set(0)
+        self.metrics.paused.labels(self.name).set(0)
+
+    # -- the stage protocol -----------------------------------------------------------------
+
+    def on_demand(self, demand: int) -> None:
+        self._demand = demand
+
+    def pull(self, demand: int) -> list[Record]:
+        fifo = self._fifo
+        n = min(demand, len(fifo))
+        if n == 0:
+            return []
+        records: list[Record] = []
+        append = records.append
+        partitions = self.partitions
+        popleft = fifo.popleft
+        last_key: PartitionKey | None = None
+        tracker: PartitionOffsets | None = None
+        offsets: list[int] = []
+        for _ in range(n):
+            message = popleft()
+            # A consumed message always has its topic and partition.
+            key: PartitionKey = (message.topic(), message.partition())  # type: ignore[assignment]
+            if key != last_key:
+                if tracker is not None and offsets:
+                    tracker.emit(offsets)
+                tracker = partitions.get(key)
+                last_key = key
+                offsets = []
+            if tracker is None:  # revoked since it was consumed: never handed on
+                continue
+            offset: int = message.offset()  # type: ignore[assignment]
+            offsets.append(offset)
+            append(Record(message, tracker, offset))
+        if tracker is not None and offsets:
+            tracker.emit(offsets)
+        return records
+
+    def wait(self, timeout: float) -> None:
+        consumer = self.consumer
+        if consumer is None:
+            return
+        room = self._capacity() - len(self._fifo)
+        if room <= 0:
+            self._pause_all()
+        elif self._paused and room * 2 >= self._capacity():
+            self._resume_all()
+        # Never skip the poll, even when everything is paused: it keeps the member in its group
+        # and serves rebalances. With no room it asks for one message: paused partitions
+        # deliver none (pausing drops librdkafka's prefetch of them).
+        messages = consumer.consume(
+            num_messages=max(1, min(room, self.poll_batch)), timeout=timeout
+        )
+        if messages:
+            self._accept(messages)
+        if time.monotonic() >= self._next_commit:
+            self.commit(asynchronous=True)
+
+    def in_flight(self) -> int:
+        return 0  # buffered input is not in flight: nothing is lost by not waiting for it
+
+    # -- buffering and pause/resume ---------------------------------------------------------
+
+    def _capacity(self) -> int:
+        # What downstream demanded plus the bounded prefetch. librdkafka prefetches too, bounded
+        # in bytes by queued.max.messages.kbytes; pausing releases that as well.
+        return self._demand + self.prefetch
+
+    def _accept(self, messages: list[Message]) -> None:
+        fifo = self._fifo
+        for message in messages:
+            error = message.error()
+            if error is not None:
+                self._on_error(error, message)
+                continue
+            fifo.append(message)
+        self.metrics.consumed.labels(self.name).inc(len(messages))
+
+    def _pause_all(self) -> None:
+        consumer = self.consumer
+        todo = [key for key in self.partitions if key not in self._paused]
+        if consumer is None or not todo:
+            return
+        consumer.pause([TopicPartition(t, p) for t, p in todo])
+        self._paused.update(todo)
+        self.metrics.pauses.labels(self.name).inc(len(todo))
+        self.metrics.paused.labels(self.name).set(len(self._paused))
+
+    def _resume_all(self) -> None:
+        consumer = self.consumer
+        if consumer is None:
+            return
+        consumer.resume([TopicPartition(t, p) for t, p in self._paused])
+        self._paused.clear()
+        self.metrics.paused.labels(self.name).set(0)
+
+    def buffered(self) -> int:
+        """Messages consumed but not yet handed downstream."""
+        return len(self._fifo)
+
+    def paused_partitions(self) -> set[PartitionKey]:
+        return set(self._paused)
+
+    # -- commits ----------------------------------------------------------------------------
+
+    def commit(
+        self, *, asynchronous: bool, only: Sequence[PartitionOffsets] | None = None
+    ) -> list[TopicPartition]:
+        """Commit every partition's first not-yet-done offset that moved since the last commit."""
+        consumer = self.consumer
+        if consumer is None:
+            return []
+        self._next_commit = time.monotonic() + self.commit_interval
+        trackers = self.partitions.values() if only is None else only
+        offsets: list[TopicPartition] = []
+        for tracker in trackers:
+            offset = tracker.pending_commit()
+            if offset is not None:
+                offsets.append(TopicPartition(tracker.topic, tracker.partition, offset))
+        if not offsets:
+            return []
+        try:
+            if asynchronous:
+                consumer.commit(offsets=offsets, asynchronous=True)
+            else:
+                consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            self.metrics.commit_failures.labels(self.name).inc()
+            if isinstance(error, KafkaError) and error.code() == KafkaError._NO_OFFSET:
+                return []
+            logger.warning("commit of %d partition(s) failed: %s", len(offsets), exc)
+            return []
+        by_key = {(t.topic, t.partition): t.offset for t in offsets}
+        for tracker in trackers:
+            committed = by_key.get((tracker.topic, tracker.partition))
+            if committed is not None:
+                tracker.committed = committed
+        self.metrics.commits.labels(self.name).inc()
+        return offsets
+
+    # -- rebalances ---------------------------------------------------------------------------
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        del consumer
+        added = []
+        for tp in partitions:
+            key = (tp.topic, tp.partition)
+            tracker = PartitionOffsets(tp.topic, tp.partition)
+            self.partitions[key] = tracker
+            added.append(tracker)
+        self.metrics.rebalances.labels(self.name, "assign").inc()
+        self.metrics.assigned.labels(self.name).set(len(self.partitions))
+        logger.info("assigned %s", _names(partitions))
+        for listener in self.assign_listeners:
+            listener(added)
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        del consumer
+        started = time.monotonic()
+        trackers = self._forget(partitions)
+        for listener in self.revoke_listeners:
+            listener(trackers, self.revoke_timeout)
+        # Whatever the listeners finished is committed; the rest is replayed by the next owner.
+        self.commit(asynchronous=False, only=trackers)
+        for tracker in trackers:
+            tracker.revoked = True
+        elapsed = time.monotonic() - started
+        self.metrics.revoke_seconds.labels(self.name).observe(elapsed)
+        self.metrics.rebalances.labels(self.name, "revoke").inc()
+        logger.info("revoked %s in %.3fs", _names(partitions), elapsed)
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        del consumer
+        # Lost, not revoked: another member may own them already, so commit nothing.
+        for tracker in self._forget(partitions):
+            tracker.revoked = True
+        self.metrics.rebalances.labels(self.name, "lost").inc()
+        logger.warning("lost %s", _names(partitions))
+
+    def _forget(self, partitions: list[TopicPartition]) -> list[PartitionOffsets]:
+        keys = {(tp.topic, tp.partition) for tp in partitions}
+        trackers = [self.partitions.pop(key) for key in keys if key in self.partitions]
+        if self._paused & keys:
+            self._paused -= keys
+            self.metrics.paused.labels(self.name).set(len(self._paused))
+        # Buffered messages of these partitions were never handed on: drop them; the next
+        # owner starts from the committed offset.
+        if self._fifo:
+            self._fifo = deque(m for m in self._fifo if (m.topic(), m.partition()) not in keys)
+        self.metrics.assigned.labels(self.name).set(len(self.partitions))
+        return trackers
+
+    def _on_error(self, error: KafkaError, message: Message) -> None:
+        if error.code() == KafkaError._PARTITION_EOF:
+            return
+        if error.fatal():
+            raise KafkaClientError(
+                f"fatal consumer error: {error.str()}",
+                topic=message.topic(),
+                partition=message.partition(),
+            )
+        logger.warning("consumer error (librdkafka retries): %s", error.str())
+
+
+def _names(partitions: list[TopicPartition]) -> str:
+    return ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions) or "nothing"
