@@ -40,7 +40,7 @@ class Batches:
         if len(first) == n:
             return batches.popleft()
         if len(first) > n:
-            batches[0] = first[n+1:]
+            batches[0] = first[n:]
             return first[:n]
         out = []
         while n:

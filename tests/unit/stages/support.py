@@ -135,7 +135,7 @@ def check_invariants(pipeline: Pipeline) -> None:
             assert pipeline.output_buffered(stage) <= stage.buffer_size, stage
 
 
-def run_to_end(pipeline: Pipeline, *, max_passes: int = 100_000) -> int:
+def run_to_end(pipeline: Pipeline, *, max_passes: int = 20_000) -> int:
     """Run passes (never blocking) until sources are exhausted and everything is delivered."""
     pipeline.start()
     for passes in range(max_passes):
