@@ -1,0 +1,93 @@
+"""A forwarding processor run as its own process, so tests can SIGKILL and SIGTERM it.
+
+python -m tests.integration.forwarder BOOTSTRAP GROUP INPUT OUTPUT [--rate N]
+SIGTERM/SIGINT drain in-flight work, commit and exit 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import time
+from types import FrameType
+
+from telemetry.kafka import KafkaSink, forwarding_pipeline
+
+
+class ThrottledSink(KafkaSink):
+    """A sink granting demand at no more than ``rate`` events per second (0: unthrottled)."""
+
+    def __init__(self, *, rate: float, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.rate = rate
+        self._owed = 0
+        self._budget = 0.0
+        self._last = time.monotonic()
+
+    def ask(self, n: int, producer: object = None) -> None:
+        del producer
+        self._owed += n
+        self._release()
+
+    def wait(self, timeout: float) -> None:
+        super().wait(timeout)
+        self._release()
+
+    def unthrottle(self) -> None:
+        self.rate = 0
+        self._release()
+
+    def _release(self) -> None:
+        now = time.monotonic()
+        if self.rate <= 0:
+            grant = self._owed
+        else:
+            self._budget = min(self._budget + (now - self._last) * self.rate, self.rate)
+            grant = min(self._owed, int(self._budget))
+            self._budget -= grant
+        self._last = now
+        if grant > 0:
+            self._owed -= grant
+            super().ask(grant)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("bootstrap")
+    parser.add_argument("group")
+    parser.add_argument("input")
+    parser.add_argument("output")
+    parser.add_argument("--rate", type=float, default=0.0, help="events/s through the sink")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
+    )
+    sink = ThrottledSink(
+        name="sink", config={"bootstrap.servers": args.bootstrap}, rate=args.rate, window=2_000
+    )
+    pipeline, _, _ = forwarding_pipeline(
+        bootstrap=args.bootstrap,
+        group=args.group,
+        input_topic=args.input,
+        output_topic=args.output,
+        sink=sink,
+        consumer_config={"session.timeout.ms": 10_000, "heartbeat.interval.ms": 1_000},
+        max_demand=1_000,
+    )
+
+    def drain(signum: int, frame: FrameType | None) -> None:
+        del signum, frame
+        sink.unthrottle()
+        pipeline.request_drain(20.0)
+
+    signal.signal(signal.SIGTERM, drain)
+    signal.signal(signal.SIGINT, drain)
+    pipeline.run(until=lambda: False)
+    logging.getLogger("telemetry").info("forwarder drained and stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
