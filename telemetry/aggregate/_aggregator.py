@@ -1,0 +1,151 @@
+"""The aggregation stage: readings in, rollups, alerts and late readings out."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Hashable, Iterable
+
+from telemetry.aggregate._events import Emitted, Event
+from telemetry.aggregate._partition import PartitionState
+from telemetry.errors import ConfigError
+from telemetry.rules import Rule
+from telemetry.stages import Dispatcher, Processor, Supervision
+from telemetry.windows import DEFAULT_RELATIVE_ACCURACY, WindowSpec
+
+
+class Aggregator(Processor[Event, Emitted]):
+    """Event-time windows and alert rules over readings, one state per aggregation partition.
+
+    Input events are ``(partition, offset, reading)`` tuples (:data:`Event`); outputs are
+    :class:`Emitted` (kind ``rollup`` / ``alert`` / ``late``). Partitions are opened and closed by
+    the caller on Kafka assign/revoke (:meth:`open_partition`, :meth:`close_partition`); readings
+    of a partition that is not open are dropped and counted in ``unassigned_total`` (in-flight
+    readings of a revoked partition: the next owner replays them).
+
+    ``clock`` must be the clock the pipeline passes to ``on_tick`` (both default to
+    ``time.monotonic``): it timestamps the last reading of each partition for the idle clock.
+    See :mod:`telemetry.aggregate._partition` for the time, lateness and rule semantics.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str = "aggregate",
+        windows: Iterable[WindowSpec],
+        rules: Iterable[Rule] = (),
+        allowed_lateness_ms: int = 0,
+        idle_timeout: float = 30.0,
+        relative_accuracy: float = DEFAULT_RELATIVE_ACCURACY,
+        clock: Callable[[], float] = time.monotonic,
+        tick_interval: float | None = 1.0,
+        dispatcher: Dispatcher | None = None,
+        buffer_size: int = 10_000,
+        supervision: Supervision | None = None,
+    ) -> None:
+        super().__init__(
+            name=name,
+            dispatcher=dispatcher,
+            buffer_size=buffer_size,
+            supervision=supervision,
+            tick_interval=tick_interval,
+        )
+        self.windows = tuple(windows)
+        self.rules = tuple(rules)
+        if allowed_lateness_ms < 0:
+            raise ConfigError(f"allowed_lateness_ms must be >= 0, got {allowed_lateness_ms}")
+        if idle_timeout <= 0:
+            raise ConfigError(f"idle_timeout must be > 0 seconds, got {idle_timeout}")
+        if not 0 < relative_accuracy < 1:
+            raise ConfigError(f"relative_accuracy must be in (0, 1), got {relative_accuracy}")
+        names = [r.name for r in self.rules]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"alert rule names must be unique, got {names}")
+        self.allowed_lateness_ms = allowed_lateness_ms
+        self.idle_timeout = idle_timeout
+        self.relative_accuracy = relative_accuracy
+        self._clock = clock
+        self._parts: dict[Hashable, PartitionState] = {}
+        self.unassigned_total = 0
+        self._late_closed = 0  # late readings of partitions closed since
+
+    # -- partitions --------------------------------------------------------------------------
+
+    def open_partition(self, partition: Hashable) -> None:
+        """Start empty state for ``partition`` (on assign). Re-opening resets it."""
+        self._parts[partition] = PartitionState(
+            partition,
+            windows=self.windows,
+            rules=self.rules,
+            allowed_lateness_ms=self.allowed_lateness_ms,
+            idle_timeout=self.idle_timeout,
+            relative_accuracy=self.relative_accuracy,
+            now=self._clock(),
+        )
+
+    def close_partition(self, partition: Hashable) -> None:
+        """Drop the state of ``partition`` (on revoke); its open windows are not emitted."""
+        state = self._parts.pop(partition, None)
+        if state is not None:
+            self._late_closed += state.late_total
+
+    @property
+    def partitions(self) -> list[Hashable]:
+        return list(self._parts)
+
+    def min_open_offset(self, partition: Hashable) -> int | None:
+        """Smallest source offset held by an open window of ``partition`` (None: none held).
+
+        The committable offset of the partition is at most this; a rollup, once emitted, holds
+        its window's smallest offset through ``Emitted.offset`` until delivered.
+        """
+        state = self._parts.get(partition)
+        return None if state is None else state.min_open_offset()
+
+    def watermark(self, partition: Hashable) -> int | None:
+        """Current watermark of ``partition`` in epoch ms (None before its first reading)."""
+        state = self._parts.get(partition)
+        if state is None or state.max_ts == state.clock == -(2**62):
+            return None
+        return state.watermark
+
+    @property
+    def late_total(self) -> int:
+        """Readings reported late since this stage was created."""
+        return self._late_closed + sum(s.late_total for s in self._parts.values())
+
+    # -- stage callbacks ---------------------------------------------------------------------
+
+    def process(self, events: list[Event]) -> list[Emitted]:
+        out: list[Emitted] = []
+        n = len(events)
+        if not n:
+            return out
+        now = self._clock()
+        parts = self._parts
+        i = 0
+        while i < n:
+            p = events[i][0]
+            state = parts.get(p)
+            if state is None:
+                j = i + 1
+                while j < n and events[j][0] == p:
+                    j += 1
+                self.unassigned_total += j - i
+                i = j
+                continue
+            i = state.feed(events, i, now, out)
+            state.close(out)
+        return out
+
+    def on_tick(self, now: float) -> list[Emitted]:
+        out: list[Emitted] = []
+        for state in self._parts.values():
+            state.tick(now, out)
+        return out
+
+    def restart(self) -> None:
+        """After a failure the state cannot be trusted: drop it, keep the partitions open (the
+        caller is expected to rewind them to their committed offsets)."""
+        for p in list(self._parts):
+            self.open_partition(p)
+        super().restart()

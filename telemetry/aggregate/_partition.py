@@ -1,0 +1,320 @@
+"""State of one aggregation partition: its clock, windows, rule states and timers.
+
+Time. ``clock`` is the partition's event-time frontier: the largest ``ts`` seen, or, once the
+partition has seen no reading for ``idle_timeout`` seconds of wall time, ``max ts + wall seconds
+since the last reading * 1000`` (event time keeps flowing with the wall clock while the partition
+is quiet). It never goes back. ``watermark = clock - allowed_lateness``.
+
+Windows close (emit) when ``watermark >= end`` (session: ``>= last ts + gap``); closing happens
+after each run of readings and on ticks. Because lateness is decided against the watermark (not
+against which windows happen to be closed), outputs do not depend on how readings are batched.
+
+Lateness. A reading is dropped from each tumbling/hopping window with ``end <= watermark``; it
+still joins the windows of other specs (and other hops) that are open. For session specs it is
+dropped when ``ts < watermark``: an older reading could bridge a session already emitted. A reading
+dropped from at least one window is emitted once as ``late``.
+
+Duplicates (same device, sensor, seq, ts) are ordinary readings: counted in windows and seen by
+rules (deduplicating would need per-key seq memory; the pipeline is at-least-once anyway).
+
+Rules see every reading in arrival order, late or not. Silence timers fire, in deadline order,
+as soon as the clock passes ``last ts + after_ms`` of a key: before the reading that moved the
+clock is applied, so a key's own long gap yields RAISED then CLEARED.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from heapq import heappop, heappush
+from itertools import count
+
+from ddsketch import DDSketch
+
+from telemetry.aggregate._events import ALERT, LATE, ROLLUP, Emitted, Event
+from telemetry.rules import (
+    RateOfChangeRule,
+    RateState,
+    Rule,
+    SilentRule,
+    SilentState,
+    ThresholdRule,
+    ThresholdState,
+    matches,
+)
+from telemetry.windows import Accumulator, Hopping, Session, Tumbling, WindowKind, WindowSpec
+
+_NEVER = -(2**62)
+
+
+class _Key:
+    """Everything kept for one (device, sensor) in one partition."""
+
+    __slots__ = ("device", "rules", "sensor", "sessions", "silent", "wins")
+
+    def __init__(self, device: str, sensor: str, n_fixed: int, n_sessions: int) -> None:
+        self.device = device
+        self.sensor = sensor
+        self.wins: list[dict[int, Accumulator]] = [{} for _ in range(n_fixed)]
+        self.sessions: list[list[Accumulator]] = [[] for _ in range(n_sessions)]
+        self.rules: list[ThresholdState | RateState] = []
+        self.silent: list[SilentState] = []
+
+
+class _Fixed:
+    """A tumbling or hopping spec in one partition: open windows bucketed by end."""
+
+    __slots__ = ("advance", "ends", "heap", "index", "kind", "percentiles", "size")
+
+    def __init__(self, index: int, spec: Tumbling | Hopping) -> None:
+        self.index = index
+        self.size = spec.size_ms
+        self.advance = spec.advance_ms if isinstance(spec, Hopping) else spec.size_ms
+        self.kind: WindowKind = "HOPPING" if isinstance(spec, Hopping) else "TUMBLING"
+        self.percentiles = spec.percentiles
+        self.ends: dict[int, list[tuple[_Key, int]]] = {}
+        self.heap: list[int] = []
+
+
+class _Sessions:
+    """A session spec in one partition: a lazy heap of (deadline, seq, key, window)."""
+
+    __slots__ = ("gap", "heap", "index", "percentiles")
+
+    def __init__(self, index: int, spec: Session) -> None:
+        self.index = index
+        self.gap = spec.gap_ms
+        self.percentiles = spec.percentiles
+        self.heap: list[tuple[int, int, _Key, Accumulator]] = []
+
+
+class PartitionState:
+    """Windows, rules and clock of one aggregation partition (see the module docstring)."""
+
+    def __init__(
+        self,
+        partition: Hashable,
+        *,
+        windows: tuple[WindowSpec, ...],
+        rules: tuple[Rule, ...],
+        allowed_lateness_ms: int,
+        idle_timeout: float,
+        relative_accuracy: float,
+        now: float,
+    ) -> None:
+        self.partition = partition
+        self.lateness = allowed_lateness_ms
+        self.idle_timeout = idle_timeout
+        self.accuracy = relative_accuracy
+        self.rules = rules
+        fixed = [s for s in windows if isinstance(s, Tumbling | Hopping)]
+        sessions = [s for s in windows if isinstance(s, Session)]
+        self.fixed = [_Fixed(i, s) for i, s in enumerate(fixed)]
+        self.sessions = [_Sessions(i, s) for i, s in enumerate(sessions)]
+        self.keys: dict[tuple[str, str], _Key] = {}
+        self.max_ts = _NEVER
+        self.clock = _NEVER
+        self.last_seen = now
+        self.arrival = 0
+        self.timers: list[tuple[int, int, _Key, SilentState]] = []
+        self._seq = count()
+        self.late_total = 0
+        self.readings_total = 0
+
+    @property
+    def watermark(self) -> int:
+        return self.clock - self.lateness
+
+    # -- input -------------------------------------------------------------------------------
+
+    def feed(  # noqa: PLR0912, PLR0915 - the hot loop, inlined on purpose
+        self, events: list[Event], start: int, now: float, out: list[Emitted]
+    ) -> int:
+        """Apply readings from ``events[start]`` while they belong to this partition; return
+        the index of the first one that does not. Closes nothing (see :meth:`close`)."""
+        p = self.partition
+        keys = self.keys
+        lateness = self.lateness
+        fixed = self.fixed
+        sessions = self.sessions
+        arrival = self.arrival
+        late_n = 0
+        n = len(events)
+        i = start
+        while i < n:
+            part, offset, r = events[i]
+            if part != p:
+                break
+            i += 1
+            ts = r["ts"]
+            value = r["value"]
+            if ts > self.max_ts:
+                self.max_ts = ts
+                if ts > self.clock:
+                    self.clock = ts
+                    timers = self.timers
+                    if timers and timers[0][0] <= ts:
+                        self._fire(out)
+            device = r["device_id"]
+            sensor = r["sensor"]
+            key = keys.get((device, sensor))
+            if key is None:
+                key = self._new_key(device, sensor, ts, value)
+            wm = self.clock - lateness
+            arrival += 1
+            late = False
+            for fx in fixed:
+                size = fx.size
+                wins = key.wins[fx.index]
+                s = ts - ts % fx.advance
+                lo = ts - size
+                while s > lo:
+                    e = s + size
+                    if e <= wm:  # this and every earlier window of the spec has closed
+                        late = True
+                        break
+                    acc = wins.get(s)
+                    if acc is None:
+                        sketch = DDSketch(self.accuracy) if fx.percentiles else None
+                        wins[s] = Accumulator(ts, value, offset, arrival, sketch)
+                        bucket = fx.ends.get(e)
+                        if bucket is None:
+                            fx.ends[e] = bucket = []
+                            heappush(fx.heap, e)
+                        bucket.append((key, s))
+                    else:
+                        acc.add(ts, value, arrival)
+                    s -= fx.advance
+            for ss in sessions:
+                if ts < wm:
+                    late = True
+                    continue
+                gap = ss.gap
+                open_ = key.sessions[ss.index]
+                target = None
+                merged = False
+                for acc in open_:
+                    if acc.fts - gap < ts < acc.lts + gap:
+                        if target is None:
+                            target = acc
+                            acc.add(ts, value, arrival)
+                        else:
+                            target.merge(acc)
+                            acc.count = 0  # dead: its heap entry is skipped
+                            merged = True
+                if target is None:
+                    sketch = DDSketch(self.accuracy) if ss.percentiles else None
+                    acc = Accumulator(ts, value, offset, arrival, sketch)
+                    open_.append(acc)
+                    heappush(ss.heap, (ts + gap, next(self._seq), key, acc))
+                elif merged:
+                    open_[:] = [a for a in open_ if a.count]
+            if late:
+                late_n += 1
+                out.append(Emitted(LATE, p, offset, r))
+            for st in key.silent:
+                alert = st.see(device, sensor, ts, value)
+                if alert is not None:
+                    out.append(Emitted(ALERT, p, offset, alert))
+                    heappush(self.timers, (st.deadline(), next(self._seq), key, st))
+            for rs in key.rules:
+                alert = rs.feed(device, sensor, ts, value)
+                if alert is not None:
+                    out.append(Emitted(ALERT, p, offset, alert))
+        self.readings_total += i - start
+        self.late_total += late_n
+        self.arrival = arrival
+        self.last_seen = now
+        return i
+
+    def _new_key(self, device: str, sensor: str, ts: int, value: float) -> _Key:
+        key = _Key(device, sensor, len(self.fixed), len(self.sessions))
+        for rule in self.rules:
+            if not matches(rule, device, sensor):
+                continue
+            if isinstance(rule, ThresholdRule):
+                key.rules.append(ThresholdState(rule))
+            elif isinstance(rule, RateOfChangeRule):
+                key.rules.append(RateState(rule))
+            elif isinstance(rule, SilentRule):
+                st = SilentState(rule, ts, value)
+                key.silent.append(st)
+                heappush(self.timers, (st.deadline(), next(self._seq), key, st))
+        self.keys[device, sensor] = key
+        return key
+
+    # -- time --------------------------------------------------------------------------------
+
+    def tick(self, now: float, out: list[Emitted]) -> None:
+        """Idle clock: advance with wall time once quiet for ``idle_timeout``; then close."""
+        if self.max_ts == _NEVER:
+            return
+        idle = now - self.last_seen
+        if idle >= self.idle_timeout:
+            ext = self.max_ts + int(idle * 1000)
+            if ext > self.clock:
+                self.clock = ext
+                self._fire(out)
+        self.close(out)
+
+    def _fire(self, out: list[Emitted]) -> None:
+        """Raise every silence alert whose deadline the clock has reached."""
+        clock = self.clock
+        timers = self.timers
+        p = self.partition
+        while timers and timers[0][0] <= clock:
+            _, _, key, st = heappop(timers)
+            deadline = st.deadline()
+            if deadline > clock:  # the key reported since: re-arm
+                heappush(timers, (deadline, next(self._seq), key, st))
+            else:
+                out.append(Emitted(ALERT, p, -1, st.fire(key.device, key.sensor)))
+
+    def close(self, out: list[Emitted]) -> None:
+        """Emit and forget every window the watermark has passed."""
+        wm = self.clock - self.lateness
+        p = self.partition
+        for fx in self.fixed:
+            heap = fx.heap
+            kind = fx.kind
+            index = fx.index
+            while heap and heap[0] <= wm:
+                e = heappop(heap)
+                for key, s in fx.ends.pop(e):
+                    acc = key.wins[index].pop(s)
+                    rollup = acc.rollup(key.device, key.sensor, kind, s, e)
+                    out.append(Emitted(ROLLUP, p, acc.offset, rollup))
+        for ss in self.sessions:
+            sheap = ss.heap
+            gap = ss.gap
+            while sheap and sheap[0][0] <= wm:
+                _, _, key, acc = heappop(sheap)
+                if not acc.count:
+                    continue  # merged into another session
+                deadline = acc.lts + gap
+                if deadline > wm:
+                    heappush(sheap, (deadline, next(self._seq), key, acc))
+                    continue
+                key.sessions[ss.index].remove(acc)
+                rollup = acc.rollup(key.device, key.sensor, "SESSION", acc.fts, acc.lts + 1)
+                out.append(Emitted(ROLLUP, p, acc.offset, rollup))
+
+    # -- offsets -----------------------------------------------------------------------------
+
+    def min_open_offset(self) -> int | None:
+        """Smallest source offset held by an open window, or None when no window is open."""
+        best: int | None = None
+        for key in self.keys.values():
+            for wins in key.wins:
+                for acc in wins.values():
+                    if best is None or acc.offset < best:
+                        best = acc.offset
+            for open_ in key.sessions:
+                for acc in open_:
+                    if best is None or acc.offset < best:
+                        best = acc.offset
+        return best
+
+    def open_windows(self) -> int:
+        return sum(len(w) for k in self.keys.values() for w in k.wins) + sum(
+            len(s) for k in self.keys.values() for s in k.sessions
+        )
