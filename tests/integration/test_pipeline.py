@@ -153,9 +153,12 @@ def test_slow_sink_pauses_partitions_and_memory_stays_flat(
         paused_samples.append(_metric(registry, "telemetry_kafka_paused_partitions", "source"))
         assert source.buffered() <= source.prefetch + 1_000 + 1  # demand + prefetch, +1 poll
     growth = _rss_bytes() - rss_before
+    print(f"RSS {rss_before / 2**20:.0f} MiB -> +{growth / 2**20:.1f} MiB over 60 s")  # noqa: T201
     delivered = _metric(registry, "telemetry_kafka_produced_messages_total", "sink")
     assert growth < 50 * 1024 * 1024, f"RSS grew by {growth / 2**20:.1f} MiB in a minute"
-    assert min(paused_samples) == PARTITIONS, f"paused partitions: {paused_samples}"
+    # Resumed only while there is room for what the sink asks each second: mostly paused.
+    fully_paused = sum(1 for sample in paused_samples if sample == PARTITIONS)
+    assert fully_paused >= len(paused_samples) // 2, f"paused partitions: {paused_samples}"
     assert _metric(registry, "telemetry_kafka_partition_pauses_total", "source") >= PARTITIONS
     assert delivered < 0.1 * total, "the throttle did not hold"
 
