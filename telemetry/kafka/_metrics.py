@@ -8,6 +8,8 @@ from typing import ClassVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
 
 @dataclass(frozen=True)
 class KafkaMetrics:
@@ -24,6 +26,9 @@ class KafkaMetrics:
     revoke_seconds: Histogram
     in_flight: Gauge
     abandoned: Counter
+    processing_latency: Histogram
+    end_to_end_latency: Histogram
+    consumer_lag: Gauge
 
     _by_registry: ClassVar[weakref.WeakKeyDictionary[CollectorRegistry, KafkaMetrics]] = (
         weakref.WeakKeyDictionary()
@@ -112,6 +117,25 @@ class KafkaMetrics:
                 "telemetry_kafka_abandoned_outputs",
                 "Outputs of revoked partitions not produced (the next owner replays them)",
                 stage,
+                registry=registry,
+            ),
+            processing_latency=Histogram(
+                "telemetry_processing_latency_seconds",
+                "From the start of processing an input batch to delivery of its rollup or alert",
+                registry=registry,
+                buckets=_LATENCY_BUCKETS,
+            ),
+            end_to_end_latency=Histogram(
+                "telemetry_end_to_end_latency_seconds",
+                "From a reading's event time (an alert's trigger, a rollup's window end) "
+                "to delivery of the output",
+                registry=registry,
+                buckets=(*_LATENCY_BUCKETS, 30, 60, 120, 300, 600),
+            ),
+            consumer_lag=Gauge(
+                "telemetry_kafka_consumer_lag_messages",
+                "Messages between the consumer's position and the partition's end",
+                ["topic", "partition"],
                 registry=registry,
             ),
         )

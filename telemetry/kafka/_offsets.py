@@ -10,11 +10,21 @@ generation never releases a hold of the new one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 
 class PartitionOffsets:
     """Holds and the committable position of one assigned topic-partition (one generation)."""
 
-    __slots__ = ("committed", "emitted_until", "held", "partition", "revoked", "topic")
+    __slots__ = (
+        "committed",
+        "emitted_until",
+        "floor",
+        "held",
+        "partition",
+        "revoked",
+        "topic",
+    )
 
     def __init__(self, topic: str, partition: int) -> None:
         self.topic = topic
@@ -25,6 +35,9 @@ class PartitionOffsets:
         self.emitted_until: int | None = None  # one past the last offset handed downstream
         self.committed: int | None = None
         self.revoked = False
+        # Holds kept outside this object (the open windows of the partition's aggregation
+        # state): returns their smallest offset, or None.
+        self.floor: Callable[[], int | None] | None = None
 
     def emit(self, offsets: list[int]) -> None:
         """Offsets handed downstream, in partition order; each is held until released."""
@@ -52,9 +65,14 @@ class PartitionOffsets:
 
     def committable(self) -> int | None:
         """The offset to commit (first not yet done), or None before anything was handed on."""
-        if self.held:
-            return min(self.held)
-        return self.emitted_until
+        candidates = [min(self.held)] if self.held else []
+        if self.emitted_until is not None:
+            candidates.append(self.emitted_until)
+        if self.floor is not None:
+            floor = self.floor()
+            if floor is not None:
+                candidates.append(floor)
+        return min(candidates) if candidates else None
 
     def pending_commit(self) -> int | None:
         """The committable offset if it moved past the last commit, else None."""

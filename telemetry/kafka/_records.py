@@ -27,7 +27,7 @@ class Output:
     """A record to produce. ``source``/``offset`` name the input offset it holds until delivered
     (None for outputs that hold nothing, e.g. from an idle-clock tick of a revoked partition)."""
 
-    __slots__ = ("headers", "key", "offset", "source", "topic", "value")
+    __slots__ = ("event_time", "headers", "key", "offset", "source", "started", "topic", "value")
 
     def __init__(  # noqa: PLR0917  # positional on purpose: built per event on the hot path
         self,
@@ -44,6 +44,10 @@ class Output:
         self.headers = headers
         self.source = source
         self.offset = offset
+        # Wall-clock seconds: when processing of its input began and its event time; the sink
+        # observes latencies for outputs that set them (rollups and alerts), 0 = not measured.
+        self.started = 0.0
+        self.event_time = 0.0
 
     @classmethod
     def forward(cls, record: Record, topic: str) -> Output:

@@ -170,6 +170,10 @@ class KafkaSink(Sink[Output]):
             source = out.source
             if source is not None:
                 source.release(out.offset)
+            if out.started:
+                now = time.time()
+                self.metrics.processing_latency.observe(now - out.started)
+                self.metrics.end_to_end_latency.observe(now - out.event_time)
         else:
             self._failed.append((out, error))
         self._in_flight -= 1

@@ -10,6 +10,8 @@ stays in its group.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import time
 from collections import deque
@@ -61,7 +63,10 @@ class KafkaSource(Source[Record]):
             # Small messages in a backlog: librdkafka's defaults back off a whole second when
             # its local queue is full, which caps throughput; keep fetching instead.
             "fetch.queue.backoff.ms": 1,
+            # Per-partition consumer lag comes from librdkafka's statistics.
+            "statistics.interval.ms": 5_000,
             **config,
+            "stats_cb": self._on_stats,
             # Offsets are ours to commit, only once the work they cover is done.
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
@@ -82,6 +87,7 @@ class KafkaSource(Source[Record]):
         self._paused: set[PartitionKey] = set()
         self._demand = 0
         self._next_commit = 0.0
+        self.joined = False  # an assignment (possibly empty) was received since start
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -104,6 +110,7 @@ class KafkaSource(Source[Record]):
         except (KafkaException, RuntimeError) as exc:
             logger.warning("closing the consumer failed: %s", exc)
         self.consumer = None
+        self.joined = False
         self.metrics.up.labels(self.name).set(0)
         self.metrics.assigned.labels(self.name).set(0)
         self.metrics.paused.labels(self.name).set(0)
@@ -251,6 +258,7 @@ class KafkaSource(Source[Record]):
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         del consumer
+        self.joined = True
         added = []
         for tp in partitions:
             key = (tp.topic, tp.partition)
@@ -298,6 +306,23 @@ class KafkaSource(Source[Record]):
             self._fifo = deque(m for m in self._fifo if (m.topic(), m.partition()) not in keys)
         self.metrics.assigned.labels(self.name).set(len(self.partitions))
         return trackers
+
+    def _on_stats(self, stats_json: str) -> None:
+        try:
+            stats = json.loads(stats_json)
+        except ValueError:
+            return
+        gauge = self.metrics.consumer_lag
+        for topic, topic_stats in stats.get("topics", {}).items():
+            for partition, part in topic_stats.get("partitions", {}).items():
+                lag = part.get("consumer_lag", -1)
+                if partition == "-1" or lag < 0:
+                    continue
+                if (topic, int(partition)) in self.partitions:
+                    gauge.labels(topic, partition).set(lag)
+                else:
+                    with contextlib.suppress(KeyError):
+                        gauge.remove(topic, partition)
 
     def _on_error(self, error: KafkaError, message: Message) -> None:
         if error.code() == KafkaError._PARTITION_EOF:

@@ -1,0 +1,179 @@
+"""The processor: the whole pipeline built from a :class:`~telemetry.config.Config`.
+
+    source (Kafka) -> decode (Avro; dead letters) -> aggregate (windows, rules) -> sink (Kafka)
+
+This is the same public API the CLI uses; a custom stage can be added by building on
+:meth:`App.pipeline` before :meth:`App.run` (see README, "Python API").
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from prometheus_client import CollectorRegistry, Info
+
+from telemetry import __version__
+from telemetry.aggregate import Aggregator
+from telemetry.codec import (
+    LocalSchemaSource,
+    ReadingDecoder,
+    RegistrySchemaSource,
+    SchemaSource,
+    output_encoder,
+)
+from telemetry.codec._schemas import (
+    READING_V2_FILE,
+    SCHEMA_DIR,
+    load_schema_file,
+    value_subject,
+)
+from telemetry.config import Config
+from telemetry.decode import Decode
+from telemetry.emit import Aggregate
+from telemetry.kafka import KafkaSink, KafkaSource
+from telemetry.stages import Pipeline
+
+logger = logging.getLogger("telemetry.app")
+
+ALIVE_WITHIN_S = 10.0
+
+
+def schema_source(config: Config) -> SchemaSource:
+    if config.schemas.registry_url:
+        return RegistrySchemaSource(SchemaRegistryClient({"url": config.schemas.registry_url}))
+    directory = Path(config.schemas.directory) if config.schemas.directory else SCHEMA_DIR
+    return LocalSchemaSource(directory)
+
+
+class App:
+    """A running processor: one member of the consumer group ``processing.group_id``."""
+
+    def __init__(self, config: Config, *, registry: CollectorRegistry | None = None) -> None:
+        self.config = config
+        self.registry = registry if registry is not None else CollectorRegistry()
+        Info("telemetry_build", "Version of the running processor", registry=self.registry).info(
+            {"version": __version__, "python": platform.python_version()}
+        )
+        processing, topics = config.processing, config.topics
+        schemas = schema_source(config)
+        encoder, ids = output_encoder(
+            schemas, rollups_topic=topics.rollups, alerts_topic=topics.alerts
+        )
+        reading_schema = load_schema_file(SCHEMA_DIR / READING_V2_FILE)
+        late_schema_id = encoder.register(
+            schemas, value_subject(topics.late or topics.readings), reading_schema
+        )
+        client = config.kafka.client_config()
+        self.source = KafkaSource(
+            name="source",
+            config={**client, "group.id": processing.group_id},
+            topics=[topics.readings],
+            prefetch=processing.prefetch,
+            commit_interval=processing.commit_interval_s,
+            registry=self.registry,
+        )
+        self.decode = Decode(
+            name="decode",
+            decoder=ReadingDecoder(
+                schemas,
+                max_future=timedelta(milliseconds=processing.max_future_ms),
+                max_past=timedelta(milliseconds=processing.max_past_ms),
+            ),
+            dead_letter_topic=topics.deadletter,
+            registry=self.registry,
+        )
+        self.aggregate = Aggregate(
+            aggregator=Aggregator(
+                windows=processing.windows,
+                rules=processing.rules,
+                allowed_lateness_ms=processing.allowed_lateness_ms,
+                idle_timeout=processing.idle_timeout_ms / 1000,
+            ),
+            encoder=encoder,
+            rollup_schema_id=ids.rollup,
+            alert_schema_id=ids.alert,
+            reading_schema_id=late_schema_id,
+            rollups_topic=topics.rollups,
+            alerts_topic=topics.alerts,
+            late_topic=topics.late,
+            registry=self.registry,
+        )
+        self.sink = KafkaSink(
+            name="sink", config=client, window=processing.sink_window, registry=self.registry
+        )
+        # Revoke order matters: pin the windows' floor, deliver what is in flight, then commit.
+        self.source.assign_listeners.append(self.aggregate.assigned)
+        self.source.revoke_listeners.append(self.aggregate.revoked)
+        self.source.revoke_listeners.append(self.sink.finish)
+        self.pipeline = Pipeline(registry=self.registry)
+        demand = processing.max_demand
+        self.pipeline.subscribe(self.decode, self.source, max_demand=demand, min_demand=demand // 2)
+        self.pipeline.subscribe(
+            self.aggregate, self.decode, max_demand=demand, min_demand=demand // 2
+        )
+        self.pipeline.subscribe(
+            self.sink, self.aggregate, max_demand=self.sink.window, min_demand=0, manual=True
+        )
+        self._last_pass = 0.0
+        self._running = False
+
+    def run(self) -> None:
+        """Process until :meth:`request_drain` (or :meth:`request_stop`); drain and commit."""
+        self._running = True
+        self._last_pass = time.monotonic()
+        try:
+            self.pipeline.run(until=self._beat)
+        finally:
+            self._running = False
+        logger.info("processor stopped")
+
+    def _beat(self) -> bool:
+        self._last_pass = time.monotonic()
+        return False
+
+    def request_drain(self) -> None:
+        """Finish in-flight work, commit and stop (safe in a signal handler)."""
+        self.pipeline.request_drain(self.config.processing.drain_timeout_s)
+
+    def request_stop(self) -> None:
+        self.pipeline.request_stop()
+
+    def alive(self) -> bool:
+        """The loop made a pass recently."""
+        return self._running and time.monotonic() - self._last_pass < ALIVE_WITHIN_S
+
+    def ready(self) -> bool:
+        """Joined the group and consuming its assignment."""
+        return self.alive() and self.source.consumer is not None and self.source.joined
+
+    def snapshot(self) -> dict[str, float]:
+        """Totals for a live summary."""
+
+        def total(name: str, labels: dict[str, str] | None = None) -> float:
+            return self.registry.get_sample_value(name, labels or {}) or 0.0
+
+        def family(name: str) -> float:
+            return sum(
+                sample.value
+                for metric in self.registry.collect()
+                for sample in metric.samples
+                if sample.name == name
+            )
+
+        return {
+            "consumed": total("telemetry_kafka_consumed_messages_total", {"stage": "source"}),
+            "produced": total("telemetry_kafka_produced_messages_total", {"stage": "sink"}),
+            "rollups": family("telemetry_rollups_total"),
+            "alerts": family("telemetry_alerts_total"),
+            "deadletters": family("telemetry_deadletter_records_total"),
+            "late": total("telemetry_late_events_total"),
+            "paused_partitions": total("telemetry_kafka_paused_partitions", {"stage": "source"}),
+            "assigned_partitions": total(
+                "telemetry_kafka_assigned_partitions", {"stage": "source"}
+            ),
+        }

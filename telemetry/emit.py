@@ -1,0 +1,178 @@
+"""The aggregation stage as the pipeline runs it: readings in, encoded rollups and alerts out.
+
+It wraps :class:`~telemetry.aggregate.Aggregator` (one state per assigned Kafka partition, keyed
+by that partition's offset tracker, so a re-assignment starts a fresh generation) and turns its
+outputs into Kafka :class:`~telemetry.kafka.Output` records. Offsets stay honest throughout:
+
+- a reading's hold is released once the aggregator has taken it; from then on an open window
+  that contains it keeps the partition's commit floor (``PartitionOffsets.floor``) at or below
+  it, and an emitted rollup or alert holds its offset until delivered;
+- on revoke the partition's floor is pinned before its state is dropped, so the final commit
+  never passes a window that was still open.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter as Tally
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from telemetry.aggregate import ALERT, LATE, ROLLUP, Aggregator, Emitted, Event
+from telemetry.codec import Encoder
+from telemetry.decode import DecodeEvent, ReadingEvent
+from telemetry.kafka import Output, PartitionOffsets
+from telemetry.stages import Processor
+
+
+class AggregateMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.rollups = Counter(
+            "telemetry_rollups", "Rollups emitted (windows closed)", ["window"], registry=registry
+        )
+        self.alerts = Counter(
+            "telemetry_alerts", "Alert state changes emitted", ["rule", "state"], registry=registry
+        )
+        self.late = Counter(
+            "telemetry_late_events", "Readings for windows already closed", registry=registry
+        )
+        self.event_time_lag = Gauge(
+            "telemetry_event_time_lag_seconds",
+            "Wall clock minus the partition's watermark",
+            ["partition"],
+            registry=registry,
+        )
+
+
+class Aggregate(Processor[DecodeEvent, Output]):
+    """Windows and rules over decoded readings; dead letters pass through untouched."""
+
+    def __init__(
+        self,
+        *,
+        aggregator: Aggregator,
+        encoder: Encoder,
+        rollup_schema_id: int,
+        alert_schema_id: int,
+        reading_schema_id: int,
+        rollups_topic: str,
+        alerts_topic: str,
+        late_topic: str | None,
+        registry: CollectorRegistry,
+        name: str = "aggregate",
+        buffer_size: int = 10_000,
+    ) -> None:
+        super().__init__(name=name, buffer_size=buffer_size, tick_interval=aggregator.tick_interval)
+        self.aggregator = aggregator
+        self.encoder = encoder
+        self._schema = {ROLLUP: rollup_schema_id, ALERT: alert_schema_id, LATE: reading_schema_id}
+        self._topic = {ROLLUP: rollups_topic, ALERT: alerts_topic, LATE: late_topic}
+        self.metrics = AggregateMetrics(registry)
+        self._lag_labels: set[str] = set()
+
+    # -- partitions (source listeners) --------------------------------------------------------
+
+    def assigned(self, partitions: Sequence[PartitionOffsets]) -> None:
+        aggregator = self.aggregator
+        for tracker in partitions:
+            aggregator.open_partition(tracker)
+            tracker.floor = _floor(aggregator, tracker)
+
+    def revoked(self, partitions: Sequence[PartitionOffsets], timeout: float) -> None:
+        del timeout  # dropping state is immediate
+        for tracker in partitions:
+            floor = self.aggregator.min_open_offset(tracker)
+            tracker.floor = None
+            if floor is not None:
+                tracker.hold(floor)  # pinned: this generation never commits past it
+            self.aggregator.close_partition(tracker)
+            label = str(tracker.partition)
+            if label in self._lag_labels:
+                self._lag_labels.discard(label)
+                self.metrics.event_time_lag.remove(label)
+
+    # -- stage callbacks ----------------------------------------------------------------------
+
+    def process(self, events: list[DecodeEvent]) -> list[Output]:
+        started = time.time()
+        passthrough: list[Output] = []
+        readings: list[Event] = []
+        held: list[ReadingEvent] = []
+        for event in events:
+            if type(event) is ReadingEvent:
+                readings.append((event.offsets, event.offset, event.reading))
+                held.append(event)
+            else:
+                passthrough.append(event)  # type: ignore[arg-type]  # a dead letter
+        outputs = passthrough
+        if readings:
+            emitted = self.aggregator.process(readings)
+            if emitted:
+                outputs.extend(self._encode(emitted, started))
+            # The aggregator has them now: open windows keep the floor, outputs hold theirs.
+            for event in held:
+                event.offsets.release(event.offset)
+        return outputs
+
+    def on_tick(self, now: float) -> list[Output]:
+        emitted = self.aggregator.on_tick(now)
+        wall = time.time()
+        for tracker in self.aggregator.partitions:
+            watermark = self.aggregator.watermark(tracker)
+            if watermark is not None and isinstance(tracker, PartitionOffsets):
+                label = str(tracker.partition)
+                self._lag_labels.add(label)
+                self.metrics.event_time_lag.labels(label).set(wall - watermark / 1000)
+        return self._encode(emitted, wall) if emitted else []
+
+    def _encode(self, emitted: list[Emitted], started: float) -> list[Output]:
+        encode = self.encoder.encode
+        schema, topic = self._schema, self._topic
+        kinds: Tally[str] = Tally()
+        outputs: list[Output] = []
+        for item in emitted:
+            kind = item.kind
+            record = item.record
+            kinds[kind] += 1
+            if kind == ROLLUP:
+                self.metrics.rollups.labels(_window_label(record)).inc()
+            elif kind == ALERT:
+                self.metrics.alerts.labels(record["rule"], record["state"]).inc()
+            target = topic[kind]
+            if target is None:  # late readings without a late topic: counted only
+                continue
+            tracker = item.partition if isinstance(item.partition, PartitionOffsets) else None
+            offset = item.offset
+            if tracker is not None and offset >= 0:
+                tracker.hold(offset)
+            else:
+                tracker, offset = None, -1
+            out = Output(
+                target,
+                encode(schema[kind], record),
+                record["device_id"],
+                None,
+                tracker,
+                offset,
+            )
+            out.started = started
+            out.event_time = (record.get("ts") or record.get("window_end") or 0) / 1000
+            outputs.append(out)
+        if kinds[LATE]:
+            self.metrics.late.inc(kinds[LATE])
+        return outputs
+
+
+def _floor(aggregator: Aggregator, tracker: PartitionOffsets) -> Callable[[], int | None]:
+    def floor() -> int | None:
+        return aggregator.min_open_offset(tracker)
+
+    return floor
+
+
+def _window_label(rollup: Mapping[str, Any]) -> str:
+    kind = str(rollup["window_kind"]).lower()
+    # Session lengths vary per key: one label for all of them keeps the cardinality fixed.
+    return kind if kind == "session" else f"{kind}-{rollup['window_size_ms']}ms"
