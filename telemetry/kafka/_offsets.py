@@ -42,8 +42,11 @@ class PartitionOffsets:
     def emit(self, offsets: list[int]) -> None:
         """Offsets handed downstream, in partition order; each is held until released."""
         held = self.held
-        for offset in offsets:
-            held[offset] = held.get(offset, 0) + 1
+        if held and not held.keys().isdisjoint(offsets):
+            for offset in offsets:
+                held[offset] = held.get(offset, 0) + 1
+        else:  # the usual case, fresh offsets: one C-level update
+            held.update(dict.fromkeys(offsets, 1))
         self.emitted_until = offsets[-1] + 1
 
     def hold(self, offset: int) -> None:

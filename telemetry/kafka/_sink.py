@@ -92,8 +92,11 @@ class KafkaSink(Sink[Output]):
     # -- the stage protocol -----------------------------------------------------------------
 
     def write(self, events: list[Output]) -> None:
-        self._backlog.extend(events)
-        self._produce_backlog()
+        if self._backlog:  # keep order behind what is already waiting
+            self._backlog.extend(events)
+            self._produce_backlog()
+        else:
+            self._produce(events)
 
     def wait(self, timeout: float) -> None:
         producer = self.producer
@@ -129,20 +132,23 @@ class KafkaSink(Sink[Output]):
     # -- producing --------------------------------------------------------------------------
 
     def _produce_backlog(self) -> None:
+        backlog, self._backlog = list(self._backlog), deque()
+        self._produce(backlog)
+
+    def _produce(self, outputs: list[Output]) -> None:
+        """Hand ``outputs`` to librdkafka in order; what does not fit waits in the backlog."""
         producer = self.producer
         if producer is None:
+            self._backlog.extend(outputs)
             return
-        backlog = self._backlog
         produce = producer.produce
         report = self._report
-        produced = 0
-        while backlog:
-            out = backlog[0]
+        partial = functools.partial
+        produced = abandoned = 0
+        for out in outputs:
             source = out.source
             if source is not None and source.revoked:
-                backlog.popleft()  # the partition moved on; its new owner replays this
-                self._freed += 1
-                self.metrics.abandoned.labels(self.name).inc()
+                abandoned += 1  # the partition moved on; its new owner replays this
                 continue
             try:
                 produce(
@@ -150,15 +156,18 @@ class KafkaSink(Sink[Output]):
                     out.value,
                     out.key,
                     headers=out.headers,
-                    on_delivery=functools.partial(report, out),
+                    on_delivery=partial(report, out),
                 )
             except BufferError:
-                producer.poll(0)  # full local queue: backpressure; serve reports, retry later
+                # A full local queue is backpressure: keep the rest, serve reports, retry later.
+                self._backlog.extend(outputs[produced + abandoned :])
+                producer.poll(0)
                 break
-            backlog.popleft()
             produced += 1
+        if abandoned:
+            self._freed += abandoned
+            self.metrics.abandoned.labels(self.name).inc(abandoned)
         self._in_flight += produced
-        self.metrics.in_flight.labels(self.name).set(self._in_flight)
 
     def _report(self, out: Output, error: KafkaError | None, message: Message) -> None:
         del message
@@ -169,7 +178,14 @@ class KafkaSink(Sink[Output]):
                 self._retries.pop(id(out), None)
             source = out.source
             if source is not None:
-                source.release(out.offset)
+                # PartitionOffsets.release, inlined: this runs once per delivered message.
+                held = source.held
+                offset = out.offset
+                remaining = held.get(offset, 0) - 1
+                if remaining > 0:
+                    held[offset] = remaining
+                elif remaining == 0:
+                    del held[offset]
             if out.started:
                 now = time.time()
                 self.metrics.processing_latency.observe(now - out.started)

@@ -125,29 +125,29 @@ class KafkaSource(Source[Record]):
         n = min(demand, len(fifo))
         if n == 0:
             return []
+        popleft = fifo.popleft
+        taken = [popleft() for _ in range(n)]
         records: list[Record] = []
         append = records.append
         partitions = self.partitions
-        popleft = fifo.popleft
-        last_key: PartitionKey | None = None
         tracker: PartitionOffsets | None = None
         offsets: list[int] = []
-        for _ in range(n):
-            message = popleft()
-            # A consumed message always has its topic and partition.
-            key: PartitionKey = (message.topic(), message.partition())  # type: ignore[assignment]
-            if key != last_key:
-                if tracker is not None and offsets:
+        last: tuple[str | None, int | None] = (None, None)
+        # Consumed batches come in runs of one partition: look the tracker up once per run.
+        for message in taken:
+            key = (message.topic(), message.partition())
+            if key != last:
+                if offsets and tracker is not None:
                     tracker.emit(offsets)
-                tracker = partitions.get(key)
-                last_key = key
-                offsets = []
+                    offsets = []
+                last = key
+                tracker = partitions.get(key)  # type: ignore[arg-type]  # never None here
             if tracker is None:  # revoked since it was consumed: never handed on
                 continue
             offset: int = message.offset()  # type: ignore[assignment]
             offsets.append(offset)
             append(Record(message, tracker, offset))
-        if tracker is not None and offsets:
+        if offsets and tracker is not None:
             tracker.emit(offsets)
         return records
 
