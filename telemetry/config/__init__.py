@@ -1,5 +1,6 @@
-"""Configuration: the typed model (and, in the loader, YAML + environment + secrets)."""
+"""Configuration: the typed model, and the loader (YAML + environment + secrets from files)."""
 
+from telemetry.config._load import build_config, load_config
 from telemetry.config._model import (
     Config,
     KafkaConfig,
@@ -18,4 +19,6 @@ __all__ = [
     "ProcessingConfig",
     "SchemasConfig",
     "TopicsConfig",
+    "build_config",
+    "load_config",
 ]

@@ -56,12 +56,16 @@ class TopicsConfig:
     """Late events (their window already closed) go here when set; always counted."""
     partitions: int = 8
     replication_factor: int = 1
+    retention_ms: int = 7 * 24 * 3600 * 1000
+    """``retention.ms`` of the topics ``telemetry topics`` creates (-1: keep forever)."""
 
     def __post_init__(self) -> None:
         if self.partitions < 1:
             raise ConfigError("topics.partitions must be >= 1")
         if self.replication_factor < 1:
             raise ConfigError("topics.replication_factor must be >= 1")
+        if self.retention_ms < 1 and self.retention_ms != -1:
+            raise ConfigError("topics.retention_ms must be >= 1 (or -1 for no limit)")
 
 
 @dataclass(frozen=True, kw_only=True)
