@@ -1,0 +1,71 @@
+"""Logging setup: JSON lines for machines, plain text for people at a terminal."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from telemetry.config import LogConfig
+
+_STANDARD_ATTRIBUTES = frozenset(
+    logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys() | {"message", "asctime"}
+)
+_HANDLER_NAME = "telemetry"
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ``ts``, ``level``, ``logger``, ``message``, extras, ``exc``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update(
+            (key, value)
+            for key, value in record.__dict__.items()
+            if key not in _STANDARD_ATTRIBUTES and not key.startswith("_")
+        )
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+
+def use_json(config: LogConfig, stream: TextIO) -> bool:
+    """``json``/``text`` as configured; ``auto`` is JSON unless ``stream`` is a terminal."""
+    if config.format != "auto":
+        return config.format == "json"
+    isatty = getattr(stream, "isatty", None)
+    return not (callable(isatty) and isatty())
+
+
+def configure_logging(config: LogConfig, stream: TextIO | None = None) -> logging.Handler:
+    """Route the root logger to ``stream`` (default stderr) at ``config.level``.
+
+    Calling it again replaces the handler it installed before; other handlers are left alone.
+    Returns the installed handler.
+    """
+    target = stream if stream is not None else sys.stderr
+    handler = logging.StreamHandler(target)
+    handler.set_name(_HANDLER_NAME)
+    handler.setFormatter(JsonFormatter() if use_json(config, target) else _text_formatter())
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(config.level)
+    return handler
+
+
+def _text_formatter() -> logging.Formatter:
+    return logging.Formatter(TEXT_FORMAT, datefmt="%H:%M:%S")
