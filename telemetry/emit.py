@@ -117,7 +117,12 @@ class Aggregate(Processor[DecodeEvent, Output]):
         return outputs
 
     def on_tick(self, now: float) -> list[Output]:
-        emitted = self.aggregator.on_tick(now)
+        aggregator = self.aggregator
+        for tracker in aggregator.partitions:
+            # Quiet is not idle: a partition with data still to fetch keeps its clock.
+            if isinstance(tracker, PartitionOffsets) and not tracker.caught_up():
+                aggregator.touch(tracker, now)
+        emitted = aggregator.on_tick(now)
         wall = time.time()
         for tracker in self.aggregator.partitions:
             watermark = self.aggregator.watermark(tracker)

@@ -108,6 +108,13 @@ class Aggregator(Processor[Event, Emitted]):
             return None
         return state.watermark
 
+    def touch(self, partition: Hashable, now: float) -> None:
+        """``partition`` is not idle at ``now`` although no reading arrived: it has a backlog
+        its source has not fetched yet. Keeps the idle clock from running ahead of its data."""
+        state = self._parts.get(partition)
+        if state is not None:
+            state.last_seen = now
+
     @property
     def late_total(self) -> int:
         """Readings reported late since this stage was created."""

@@ -19,6 +19,8 @@ class PartitionOffsets:
     __slots__ = (
         "committed",
         "emitted_until",
+        "end_offset",
+        "fetched_until",
         "floor",
         "held",
         "partition",
@@ -34,6 +36,8 @@ class PartitionOffsets:
         self.held: dict[int, int] = {}
         self.emitted_until: int | None = None  # one past the last offset handed downstream
         self.committed: int | None = None
+        self.fetched_until: int | None = None  # one past the last offset fetched
+        self.end_offset: int | None = None  # the partition's end when last reached (EOF)
         self.revoked = False
         # Holds kept outside this object (the open windows of the partition's aggregation
         # state): returns their smallest offset, or None.
@@ -65,6 +69,17 @@ class PartitionOffsets:
             raise RuntimeError(
                 f"{self.topic}[{self.partition}] offset {offset} released more often than held"
             )
+
+    def caught_up(self) -> bool:
+        """Everything the partition had when last reached was fetched and handed downstream:
+        a quiet partition, not one with a backlog waiting for its next fetch."""
+        end = self.end_offset
+        if end is None:
+            return False
+        fetched = self.fetched_until
+        if fetched is None:
+            return True
+        return fetched <= end and self.emitted_until is not None and self.emitted_until >= fetched
 
     def committable(self) -> int | None:
         """The offset to commit (first not yet done), or None before anything was handed on."""

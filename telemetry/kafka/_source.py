@@ -65,6 +65,9 @@ class KafkaSource(Source[Record]):
             "fetch.queue.backoff.ms": 1,
             # Per-partition consumer lag comes from librdkafka's statistics.
             "statistics.interval.ms": 5_000,
+            # End-of-partition events tell a caught-up partition (idle: its clock may advance)
+            # from one merely waiting for its next fetch.
+            "enable.partition.eof": True,
             **config,
             "stats_cb": self._on_stats,
             # Offsets are ours to commit, only once the work they cover is done.
@@ -183,12 +186,25 @@ class KafkaSource(Source[Record]):
 
     def _accept(self, messages: list[Message]) -> None:
         fifo = self._fifo
+        partitions = self.partitions
+        last: tuple[str | None, int | None] = (None, None)
+        tracker: PartitionOffsets | None = None
+        previous = -1
         for message in messages:
             error = message.error()
             if error is not None:
                 self._on_error(error, message)
                 continue
             fifo.append(message)
+            key = (message.topic(), message.partition())
+            if key != last:
+                if tracker is not None:
+                    tracker.fetched_until = previous + 1
+                last = key
+                tracker = partitions.get(key)  # type: ignore[arg-type]
+            previous = message.offset()  # type: ignore[assignment]
+        if tracker is not None:
+            tracker.fetched_until = previous + 1
         self.metrics.consumed.labels(self.name).inc(len(messages))
 
     def _pause_all(self) -> None:
@@ -326,6 +342,9 @@ class KafkaSource(Source[Record]):
 
     def _on_error(self, error: KafkaError, message: Message) -> None:
         if error.code() == KafkaError._PARTITION_EOF:
+            tracker = self.partitions.get((message.topic(), message.partition()))  # type: ignore[arg-type]
+            if tracker is not None:
+                tracker.end_offset = message.offset()
             return
         if error.fatal():
             raise KafkaClientError(
