@@ -58,8 +58,8 @@ def expected_rollups(readings: list[Reading]) -> dict[tuple[str, str, str, int, 
     series: dict[tuple[str, str, int, int, str], list[Reading]] = defaultdict(list)
     for r in readings:
         for spec in WINDOWS:
-            advance = spec.advance_ms if isinstance(spec, Hopping) else spec.size_ms
             assert not isinstance(spec, Session)
+            advance = spec.advance_ms if isinstance(spec, Hopping) else spec.size_ms
             size = spec.size_ms
             kind = "HOPPING" if isinstance(spec, Hopping) else "TUMBLING"
             ts = r["ts"]
