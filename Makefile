@@ -8,6 +8,9 @@ INSTALLED := $(VENV)/.installed
 
 .PHONY: help venv lint test demo kafka-fetch kafka-up kafka-down kafka-status clean
 
+# Fragments: external tools (helm, promtool) and the benchmark harness.
+-include tools.mk bench.mk
+
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 

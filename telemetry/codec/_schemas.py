@@ -9,6 +9,7 @@ as ``bad_timestamp`` instead). The wire bytes are the same either way.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -18,8 +19,17 @@ from fastavro.types import Schema
 AvroSchema: TypeAlias = Schema
 """An Avro schema as JSON data (a dict, a list for a union, or a type name)."""
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
-"""The repository's ``schemas/`` directory, the default for local schema lookup."""
+
+def _schema_dir() -> Path:
+    checkout = Path(__file__).resolve().parents[2] / "schemas"
+    if (checkout / "registry.json").exists():
+        return checkout
+    return Path(sys.prefix) / "share" / "telemetry" / "schemas"  # installed from a wheel
+
+
+SCHEMA_DIR = _schema_dir()
+"""The repository's ``schemas/`` directory (or the installed copy), the default for local
+schema lookup."""
 
 READING_V1_FILE = "sensor_reading.v1.avsc"
 READING_V2_FILE = "sensor_reading.v2.avsc"
