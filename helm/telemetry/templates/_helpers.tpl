@@ -1,0 +1,119 @@
+{{/*
+Expand the name of the chart.
+*/}}
+{{- define "telemetry.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Create a default fully qualified app name (63 characters: the DNS label limit).
+If the release name contains the chart name it is used as the full name.
+*/}}
+{{- define "telemetry.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Chart name and version as used by the chart label.
+*/}}
+{{- define "telemetry.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Common labels.
+*/}}
+{{- define "telemetry.labels" -}}
+helm.sh/chart: {{ include "telemetry.chart" . }}
+{{ include "telemetry.selectorLabels" . }}
+app.kubernetes.io/version: {{ include "telemetry.version" . | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: telemetry
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+Selector labels: name and instance only (immutable in a Deployment's selector).
+*/}}
+{{- define "telemetry.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "telemetry.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+The application version: the image tag when set, else the chart's appVersion.
+*/}}
+{{- define "telemetry.version" -}}
+{{- default .Chart.AppVersion .Values.image.tag | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The name of the service account to use.
+*/}}
+{{- define "telemetry.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "telemetry.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+The container image reference (digest wins over tag).
+*/}}
+{{- define "telemetry.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Partitions of the readings topic: the upper bound for any replica count.
+*/}}
+{{- define "telemetry.partitions" -}}
+{{- $topics := .Values.config.topics | default dict }}
+{{- required "config.topics.partitions is required (it caps the replica count)" $topics.partitions | int }}
+{{- end }}
+
+{{/*
+Checks that cannot be expressed in values.schema.json. Included by the Deployment.
+*/}}
+{{- define "telemetry.validate" -}}
+{{- if and .Values.autoscaling.enabled .Values.keda.enabled }}
+{{- fail "autoscaling.enabled and keda.enabled are mutually exclusive (KEDA manages its own HPA)" }}
+{{- end }}
+{{- $metrics := .Values.config.metrics | default dict }}
+{{- if has (toString $metrics.host) (list "127.0.0.1" "localhost" "::1") }}
+{{- fail "config.metrics.host must not be a loopback address in a pod: the kubelet probes and Prometheus scrapes the pod IP (use 0.0.0.0)" }}
+{{- end }}
+{{- $processing := .Values.config.processing | default dict }}
+{{- if hasKey $processing "drain_timeout_s" }}
+{{- if ge (float64 $processing.drain_timeout_s) (float64 .Values.terminationGracePeriodSeconds) }}
+{{- fail (printf "terminationGracePeriodSeconds (%v) must exceed config.processing.drain_timeout_s (%v) so the final offset commit happens before SIGKILL" .Values.terminationGracePeriodSeconds $processing.drain_timeout_s) }}
+{{- end }}
+{{- end }}
+{{- if and .Values.podDisruptionBudget.enabled (not (kindIs "invalid" .Values.podDisruptionBudget.minAvailable)) (not (kindIs "invalid" .Values.podDisruptionBudget.maxUnavailable)) }}
+{{- fail "podDisruptionBudget: set only one of minAvailable and maxUnavailable" }}
+{{- end }}
+{{- end }}
+
+{{/*
+The metrics/health port the processor listens on (config.metrics.port, the app's default 9100).
+*/}}
+{{- define "telemetry.metricsPort" -}}
+{{- $metrics := .Values.config.metrics | default dict }}
+{{- default 9100 $metrics.port | int }}
+{{- end }}

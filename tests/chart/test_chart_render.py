@@ -1,0 +1,489 @@
+"""The chart, rendered by the real ``helm`` for its defaults and every ``ci/*-values.yaml``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate  # type: ignore[import-untyped]  # ships no type information
+import pytest
+import yaml
+
+from telemetry.config import load_config
+from tests.chart._tools import CHART, run, run_ok
+from tests.chart.conftest import (
+    NAMESPACE,
+    RELEASE,
+    SCENARIOS,
+    Manifest,
+    Render,
+    by_kind,
+    one,
+    values_of,
+)
+
+FULLNAME = f"{RELEASE}-telemetry"
+SELECTOR = {"app.kubernetes.io/name": "telemetry", "app.kubernetes.io/instance": RELEASE}
+CRDS = {"ServiceMonitor", "PrometheusRule", "ScaledObject", "TriggerAuthentication"}
+# The chart's kubeVersion floor and the newest schemas kubernetes-validate ships.
+KUBERNETES_VERSIONS = ["1.25.0", kubernetes_validate.latest_version()]
+
+EXPECTED_KINDS = {
+    "default": {
+        "ConfigMap",
+        "Deployment",
+        "PodDisruptionBudget",
+        "Service",
+        "ServiceAccount",
+    },
+    "minimal": {"ConfigMap", "Deployment", "Service", "ServiceAccount"},
+    "monitoring": {
+        "ConfigMap",
+        "Deployment",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "PrometheusRule",
+        "Service",
+        "ServiceAccount",
+        "ServiceMonitor",
+    },
+    "keda": {
+        "ConfigMap",
+        "Deployment",
+        "PodDisruptionBudget",
+        "ScaledObject",
+        "Service",
+        "ServiceAccount",
+    },
+    "sasl": {
+        "ConfigMap",
+        "Deployment",
+        "PodDisruptionBudget",
+        "ScaledObject",
+        "Service",
+        "ServiceAccount",
+        "TriggerAuthentication",
+    },
+}
+
+
+def container(manifests: list[Manifest]) -> dict[str, Any]:
+    containers = one(manifests, "Deployment")["spec"]["template"]["spec"]["containers"]
+    assert len(containers) == 1
+    found: dict[str, Any] = containers[0]
+    return found
+
+
+def config_map(manifests: list[Manifest]) -> Manifest:
+    found = [
+        obj
+        for obj in by_kind(manifests, "ConfigMap")
+        if obj["metadata"]["name"].endswith("-config")
+    ]
+    assert len(found) == 1
+    return found[0]
+
+
+def test_every_scenario_is_covered() -> None:
+    assert set(SCENARIOS) == set(EXPECTED_KINDS), "add the new ci/*-values.yaml to EXPECTED_KINDS"
+
+
+def test_renders_the_expected_objects(manifests: list[Manifest], scenario: str) -> None:
+    kinds = {obj["kind"] for obj in manifests}
+    dashboards = {obj["metadata"]["name"] for obj in by_kind(manifests, "ConfigMap")} - {
+        f"{FULLNAME}-config"
+    }
+    assert kinds - {"ConfigMap"} == EXPECTED_KINDS[scenario] - {"ConfigMap"}
+    expect_dashboards = values_of(scenario)["grafanaDashboards"]["enabled"]
+    assert dashboards == ({f"{FULLNAME}-dashboard-telemetry"} if expect_dashboards else set())
+    names = [(obj["kind"], obj["metadata"]["name"]) for obj in manifests]
+    assert len(names) == len(set(names)), "duplicate objects"
+
+
+@pytest.mark.parametrize("kube_version", KUBERNETES_VERSIONS)
+def test_objects_validate_against_the_kubernetes_schemas(
+    manifests: list[Manifest], kube_version: str
+) -> None:
+    checked = 0
+    for obj in manifests:
+        if obj["kind"] in CRDS:
+            continue  # no schema in kubernetes-validate; their fields are asserted below
+        try:
+            kubernetes_validate.validate(obj, kube_version, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            pytest.fail(f"{obj['kind']}/{obj['metadata']['name']} on {kube_version}: {error}")
+        checked += 1
+    assert checked >= 4
+
+
+def test_every_object_has_the_standard_labels(manifests: list[Manifest], scenario: str) -> None:
+    common = values_of(scenario)["commonLabels"]
+    for obj in manifests:
+        labels = obj["metadata"]["labels"]
+        where = f"{obj['kind']}/{obj['metadata']['name']}"
+        assert labels["app.kubernetes.io/name"] == "telemetry", where
+        assert labels["app.kubernetes.io/instance"] == RELEASE, where
+        assert labels["app.kubernetes.io/version"] == "0.1.0", where
+        assert labels["app.kubernetes.io/managed-by"] == "Helm", where
+        assert labels["helm.sh/chart"] == "telemetry-0.1.0", where
+        assert common.items() <= labels.items(), where
+        assert obj["metadata"]["namespace"] in {NAMESPACE, "monitoring"}, where
+
+
+def test_selectors_use_only_name_and_instance(manifests: list[Manifest]) -> None:
+    deployment = one(manifests, "Deployment")
+    assert deployment["spec"]["selector"] == {"matchLabels": SELECTOR}
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert SELECTOR.items() <= pod_labels.items()
+    assert one(manifests, "Service")["spec"]["selector"] == SELECTOR
+    for kind in ("PodDisruptionBudget", "ServiceMonitor"):
+        for obj in by_kind(manifests, kind):
+            assert obj["spec"]["selector"] == {"matchLabels": SELECTOR}, kind
+
+
+def test_pod_runs_restricted(manifests: list[Manifest]) -> None:
+    pod = one(manifests, "Deployment")["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] == 10001
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["enableServiceLinks"] is False
+    assert pod["serviceAccountName"] == FULLNAME
+    ctx = container(manifests)["securityContext"]
+    assert ctx["runAsNonRoot"] is True
+    assert ctx["runAsUser"] == 10001
+    assert ctx["readOnlyRootFilesystem"] is True
+    assert ctx["allowPrivilegeEscalation"] is False
+    assert ctx["capabilities"] == {"drop": ["ALL"]}
+    assert ctx["seccompProfile"] == {"type": "RuntimeDefault"}
+    mounts = {m["mountPath"]: m["name"] for m in container(manifests)["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert "emptyDir" in volumes[mounts["/tmp"]]  # noqa: S108  # the pod's mount path
+
+
+def test_container_runs_the_processor_on_its_config(
+    manifests: list[Manifest], scenario: str
+) -> None:
+    values = values_of(scenario)
+    pod = one(manifests, "Deployment")["spec"]["template"]["spec"]
+    main = container(manifests)
+    tag = values["image"]["tag"] or "0.1.0"
+    assert main["image"] == f"{values['image']['repository']}:{tag}"
+    assert [*main["command"], *main["args"]] == [
+        "telemetry",
+        "run",
+        "--config",
+        "/etc/telemetry/config.yaml",
+    ]
+    mounts = {m["mountPath"]: m for m in main["volumeMounts"]}
+    config_volume = next(v for v in pod["volumes"] if v["name"] == mounts["/etc/telemetry"]["name"])
+    assert config_volume["configMap"]["name"] == f"{FULLNAME}-config"
+    assert mounts["/etc/telemetry"]["readOnly"] is True
+    assert main["resources"] == values["resources"]
+    assert main["resources"]["requests"]
+    assert main["resources"]["limits"]["memory"]
+    assert pod["terminationGracePeriodSeconds"] == values["terminationGracePeriodSeconds"]
+    assert pod["terminationGracePeriodSeconds"] > values["config"]["processing"]["drain_timeout_s"]
+
+
+def test_probes_use_the_named_metrics_port(manifests: list[Manifest], scenario: str) -> None:
+    main = container(manifests)
+    port = values_of(scenario)["config"]["metrics"]["port"]
+    assert main["ports"] == [{"name": "metrics", "containerPort": port, "protocol": "TCP"}]
+    assert main["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
+    assert main["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
+    assert main["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
+    service = one(manifests, "Service")
+    assert service["spec"]["ports"] == [
+        {"name": "metrics", "port": 9100, "targetPort": "metrics", "protocol": "TCP"}
+    ]
+
+
+def test_config_map_is_the_config_block_verbatim(manifests: list[Manifest], scenario: str) -> None:
+    rendered = yaml.safe_load(config_map(manifests)["data"]["config.yaml"])
+    assert rendered == values_of(scenario)["config"]
+
+
+def test_config_loads_with_the_processor_loader_and_the_rendered_env(
+    manifests: list[Manifest], scenario: str, tmp_path: Path
+) -> None:
+    """The rendered file and env vars are what ``telemetry run`` accepts (names and types)."""
+    path = tmp_path / "config.yaml"
+    path.write_text(config_map(manifests)["data"]["config.yaml"])
+    env: dict[str, str] = {}
+    for var in container(manifests).get("env", []):
+        if "value" in var:
+            env[var["name"]] = var["value"]
+        else:
+            ref = var["valueFrom"]["secretKeyRef"]
+            env[var["name"]] = f"secret:{ref['name']}/{ref['key']}"
+    config = load_config(path, env=env)
+    values = values_of(scenario)["config"]
+    assert config.metrics.port == container(manifests)["ports"][0]["containerPort"]
+    assert config.metrics.host == "0.0.0.0"  # noqa: S104  # the pod must listen on its IP
+    assert config.kafka.bootstrap_servers == values["kafka"]["bootstrap_servers"]
+    assert config.topics.readings == values["topics"]["readings"]
+    assert config.processing.group_id == values["processing"]["group_id"]
+    if values_of(scenario)["kafka"]["sasl"]["existingSecret"]:
+        assert config.kafka.sasl_username == "secret:telemetry-kafka/username"
+        assert config.kafka.sasl_password == "secret:telemetry-kafka/password"  # noqa: S105
+
+
+def test_config_checksum_rolls_pods_on_config_change_only(
+    manifests: list[Manifest], scenario: str, render: Render
+) -> None:
+    cm_text = config_map(manifests)
+    annotations = one(manifests, "Deployment")["spec"]["template"]["metadata"]["annotations"]
+    checksum = annotations["checksum/config"]
+    assert re.fullmatch(r"[0-9a-f]{64}", checksum)
+    # The checksum is over the rendered ConfigMap; equal for an equal config.
+    assert cm_text["data"]
+    if scenario != "default":
+        return
+    changed = render("--set", "config.log.level=DEBUG")
+    unrelated = render("--set-string", "podAnnotations.example=1")
+    changed_sum = one(changed, "Deployment")["spec"]["template"]["metadata"]["annotations"]
+    unrelated_sum = one(unrelated, "Deployment")["spec"]["template"]["metadata"]["annotations"]
+    assert changed_sum["checksum/config"] != checksum
+    assert unrelated_sum["checksum/config"] == checksum
+
+
+def test_sasl_credentials_come_from_the_existing_secret(
+    manifests: list[Manifest], scenario: str
+) -> None:
+    sasl = values_of(scenario)["kafka"]["sasl"]
+    env = {var["name"]: var for var in container(manifests).get("env", [])}
+    text = yaml.safe_dump_all(manifests)
+    assert "sasl_password" not in config_map(manifests)["data"]["config.yaml"]
+    if not sasl["existingSecret"]:
+        assert not {"TELEMETRY_KAFKA__SASL_USERNAME", "TELEMETRY_KAFKA__SASL_PASSWORD"} & set(env)
+        assert "secretKeyRef" not in text
+        return
+    for name, key in [
+        ("TELEMETRY_KAFKA__SASL_USERNAME", sasl["usernameKey"]),
+        ("TELEMETRY_KAFKA__SASL_PASSWORD", sasl["passwordKey"]),
+    ]:
+        assert env[name]["valueFrom"] == {
+            "secretKeyRef": {"name": sasl["existingSecret"], "key": key}
+        }
+    assert not by_kind(manifests, "Secret"), "the chart never creates the Secret"
+
+
+def test_replicas_belong_to_the_autoscaler_when_there_is_one(
+    manifests: list[Manifest], scenario: str
+) -> None:
+    values = values_of(scenario)
+    spec = one(manifests, "Deployment")["spec"]
+    scaled = values["autoscaling"]["enabled"] or values["keda"]["enabled"]
+    assert ("replicas" in spec) is not scaled
+    if not scaled:
+        assert spec["replicas"] == values["replicaCount"]
+
+
+def test_hpa_is_capped_at_the_partition_count(manifests: list[Manifest], scenario: str) -> None:
+    values = values_of(scenario)
+    for hpa in by_kind(manifests, "HorizontalPodAutoscaler"):
+        partitions = values["config"]["topics"]["partitions"]
+        assert hpa["spec"]["maxReplicas"] == min(values["autoscaling"]["maxReplicas"], partitions)
+        assert hpa["spec"]["scaleTargetRef"] == {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "name": FULLNAME,
+        }
+
+
+def test_keda_scales_on_lag_capped_at_the_partition_count(
+    manifests: list[Manifest], scenario: str
+) -> None:
+    values = values_of(scenario)
+    objects = by_kind(manifests, "ScaledObject")
+    assert len(objects) == int(values["keda"]["enabled"])
+    for scaled in objects:
+        spec = scaled["spec"]
+        partitions = values["config"]["topics"]["partitions"]
+        assert scaled["apiVersion"] == "keda.sh/v1alpha1"
+        assert spec["scaleTargetRef"]["name"] == FULLNAME
+        assert spec["minReplicaCount"] <= spec["maxReplicaCount"] <= partitions
+        assert spec["maxReplicaCount"] == min(values["keda"]["maxReplicaCount"], partitions)
+        (trigger,) = spec["triggers"]
+        assert trigger["type"] == "kafka"
+        meta = trigger["metadata"]
+        assert meta["bootstrapServers"] == values["config"]["kafka"]["bootstrap_servers"]
+        assert meta["consumerGroup"] == values["config"]["processing"]["group_id"]
+        assert meta["topic"] == values["config"]["topics"]["readings"]
+        assert meta["lagThreshold"] == str(values["keda"]["lagThreshold"])
+        assert meta["allowIdleConsumers"] == "false"
+        assert all(isinstance(value, str) for value in meta.values()), "KEDA metadata is strings"
+        secret = values["kafka"]["sasl"]["existingSecret"]
+        if secret:
+            auth = one(manifests, "TriggerAuthentication")
+            assert trigger["authenticationRef"] == {"name": auth["metadata"]["name"]}
+            refs = {ref["parameter"]: ref for ref in auth["spec"]["secretTargetRef"]}
+            assert set(refs) == {"username", "password"}
+            assert {ref["name"] for ref in refs.values()} == {secret}
+            assert meta["sasl"] == values["keda"]["sasl"]
+        else:
+            assert "authenticationRef" not in trigger
+
+
+def test_pod_disruption_budget(manifests: list[Manifest], scenario: str) -> None:
+    values = values_of(scenario)["podDisruptionBudget"]
+    pdbs = by_kind(manifests, "PodDisruptionBudget")
+    assert len(pdbs) == int(values["enabled"])
+    for pdb in pdbs:
+        assert pdb["spec"]["maxUnavailable"] == 1
+        assert "minAvailable" not in pdb["spec"]
+
+
+def test_service_monitor_fields(manifests: list[Manifest], scenario: str) -> None:
+    values = values_of(scenario)["serviceMonitor"]
+    monitors = by_kind(manifests, "ServiceMonitor")
+    assert len(monitors) == int(values["enabled"])
+    for monitor in monitors:
+        assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+        assert values["labels"].items() <= monitor["metadata"]["labels"].items()
+        assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+        spec = monitor["spec"]
+        # The rules match job="telemetry": the job label is the Service's name label.
+        assert spec["jobLabel"] == "app.kubernetes.io/name"
+        assert spec["namespaceSelector"] == {"matchNames": [NAMESPACE]}
+        (endpoint,) = spec["endpoints"]
+        assert endpoint["port"] == "metrics"
+        assert endpoint["path"] == "/metrics"
+        assert endpoint["interval"] == values["interval"]
+        assert endpoint["scrapeTimeout"] == values["scrapeTimeout"]
+        assert endpoint["metricRelabelings"] == values["metricRelabelings"]
+
+
+def test_prometheus_rule_embeds_the_rules_file(manifests: list[Manifest], scenario: str) -> None:
+    values = values_of(scenario)["prometheusRule"]
+    rules = by_kind(manifests, "PrometheusRule")
+    assert len(rules) == int(values["enabled"])
+    source = yaml.safe_load((CHART / "rules" / "telemetry-rules.yaml").read_text())
+    for rule in rules:
+        assert rule["apiVersion"] == "monitoring.coreos.com/v1"
+        assert values["labels"].items() <= rule["metadata"]["labels"].items()
+        assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+        assert rule["spec"]["groups"] == source["groups"]
+
+
+def test_dashboard_config_maps_for_the_grafana_sidecar(
+    manifests: list[Manifest], scenario: str
+) -> None:
+    values = values_of(scenario)["grafanaDashboards"]
+    files = sorted((CHART / "dashboards").glob("*.json"))
+    maps = [cm for cm in by_kind(manifests, "ConfigMap") if "-dashboard-" in cm["metadata"]["name"]]
+    assert len(maps) == (len(files) if values["enabled"] else 0)
+    for cm, path in zip(maps, files, strict=False):
+        assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+        assert cm["metadata"]["namespace"] == (values["namespace"] or NAMESPACE)
+        assert cm["metadata"].get("annotations", {}) == values["annotations"]
+        assert json.loads(cm["data"][path.name]) == json.loads(path.read_text())
+
+
+def test_checksum_is_sha256_of_the_rendered_config_map(helm: str) -> None:
+    """The annotation is Helm's sha256sum of the ConfigMap template's output."""
+    out = run_ok(
+        [
+            helm,
+            "template",
+            RELEASE,
+            str(CHART),
+            "--namespace",
+            NAMESPACE,
+            "--show-only",
+            "templates/configmap.yaml",
+        ]
+    )
+    body = out.split("\n", 2)[2]  # drop "---" and "# Source: ..."
+    deployment = yaml.safe_load(
+        run_ok(
+            [
+                helm,
+                "template",
+                RELEASE,
+                str(CHART),
+                "--namespace",
+                NAMESPACE,
+                "--show-only",
+                "templates/deployment.yaml",
+            ]
+        )
+    )
+    annotation = deployment["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
+    candidates = {hashlib.sha256(text.encode()).hexdigest() for text in (body, body.rstrip("\n"))}
+    assert annotation in candidates
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--set", "autoscaling.enabled=true", "--set", "keda.enabled=true"], "mutually exclusive"),
+        (["--set", "config.metrics.host=127.0.0.1"], "loopback"),
+        (["--set", "terminationGracePeriodSeconds=15"], "drain_timeout_s"),
+        (["--set", "replicas=3"], "additional properties"),
+        (["--set", "config.kafka.sasl_password=hunter2"], "sasl_password"),
+        (["--set", "image.pullPolicy=Sometimes"], "pullPolicy"),
+        (["--set", "config.topics.partitions=0"], "partitions"),
+        (
+            ["--set", "podDisruptionBudget.minAvailable=1"],
+            "only one of minAvailable and maxUnavailable",
+        ),
+    ],
+    ids=[
+        "hpa-and-keda",
+        "loopback-metrics-host",
+        "grace-shorter-than-drain",
+        "unknown-top-level-key",
+        "password-in-values",
+        "bad-pull-policy",
+        "zero-partitions",
+        "pdb-both-bounds",
+    ],
+)
+def test_bad_values_are_refused(helm: str, args: list[str], message: str) -> None:
+    result = run([helm, "template", RELEASE, str(CHART), "--namespace", NAMESPACE, *args])
+    assert result.returncode != 0, f"helm accepted {args}"
+    assert message.lower() in result.stderr.lower(), result.stderr
+
+
+def test_notes_render_for_every_scenario(helm: str, tmp_path: Path) -> None:
+    """NOTES.txt as Helm renders it (``helm template`` omits it, so a copy renders it via tpl)."""
+    chart = tmp_path / "telemetry"
+    shutil.copytree(CHART, chart)
+    shutil.copy(chart / "templates" / "NOTES.txt", chart / "notes.txt")
+    (chart / "templates" / "notes-check.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\n"
+        'data:\n  notes: {{ tpl (.Files.Get "notes.txt") . | toJson }}\n'
+    )
+    for scenario in SCENARIOS:
+        args = (
+            []
+            if scenario == "default"
+            else ["--values", str(chart / "ci" / f"{scenario}-values.yaml")]
+        )
+        out = run_ok(
+            [
+                helm,
+                "template",
+                RELEASE,
+                str(chart),
+                "--namespace",
+                NAMESPACE,
+                "--show-only",
+                "templates/notes-check.yaml",
+                *args,
+            ]
+        )
+        notes = yaml.safe_load(out)["data"]["notes"]
+        values = values_of(scenario)
+        assert f"{FULLNAME} is installed in namespace {NAMESPACE}" in notes, scenario
+        assert f"port-forward svc/{FULLNAME} 9100:metrics" in notes, scenario
+        assert f"Consumes:   {values['config']['topics']['readings']}" in notes, scenario
+        if values["keda"]["enabled"]:
+            partitions = values["config"]["topics"]["partitions"]
+            assert f"(capped at {partitions} partitions)" in notes, scenario
