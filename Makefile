@@ -26,7 +26,7 @@ lint: $(INSTALLED)  ## ruff (lint + format) and mypy --strict
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint kafka-fetch  ## everything: lint, types, unit and integration tests on a real broker
+test: lint kafka-fetch tools  ## everything: lint, types, unit and integration tests on a real broker
 	$(BIN)/python -m pytest
 
 demo: $(INSTALLED)  ## the local demo on the embedded broker
