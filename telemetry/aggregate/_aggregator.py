@@ -10,7 +10,7 @@ from telemetry.aggregate._partition import PartitionState
 from telemetry.errors import ConfigError
 from telemetry.rules import Rule
 from telemetry.stages import Dispatcher, Processor, Supervision
-from telemetry.windows import DEFAULT_RELATIVE_ACCURACY, WindowSpec
+from telemetry.windows import DEFAULT_RELATIVE_ACCURACY, Hopping, Session, Tumbling, WindowSpec
 
 
 class Aggregator(Processor[Event, Emitted]):
@@ -57,6 +57,7 @@ class Aggregator(Processor[Event, Emitted]):
             raise ConfigError(f"idle_timeout must be > 0 seconds, got {idle_timeout}")
         if not 0 < relative_accuracy < 1:
             raise ConfigError(f"relative_accuracy must be in (0, 1), got {relative_accuracy}")
+        _check_windows(self.windows)
         names = [r.name for r in self.rules]
         if len(set(names)) != len(names):
             raise ConfigError(f"alert rule names must be unique, got {names}")
@@ -156,3 +157,18 @@ class Aggregator(Processor[Event, Emitted]):
         for p in list(self._parts):
             self.open_partition(p)
         super().restart()
+
+
+def _check_windows(windows: tuple[WindowSpec, ...]) -> None:
+    """A rollup's identity is (device, sensor, window start, window size): two tumbling/hopping
+    specs of one size would emit colliding identities, so sizes must differ, and there is at most
+    one session spec. (A session can still coincide with a fixed window of the same start and
+    size: consumers that upsert should add ``window_kind`` to the key.)"""
+    if not windows:
+        raise ConfigError("the aggregator needs at least one window spec")
+    sizes = [w.size_ms for w in windows if isinstance(w, Tumbling | Hopping)]
+    gaps = [w.gap_ms for w in windows if isinstance(w, Session)]
+    if len(set(sizes)) != len(sizes):
+        raise ConfigError(f"tumbling/hopping window sizes must be distinct, got {sizes}")
+    if len(gaps) > 1:  # sessions of two gaps can have equal start and size
+        raise ConfigError(f"at most one session window spec, got gaps {gaps}")

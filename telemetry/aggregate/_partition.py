@@ -63,12 +63,13 @@ class _Key:
 class _Fixed:
     """A tumbling or hopping spec in one partition: open windows bucketed by end."""
 
-    __slots__ = ("advance", "ends", "heap", "index", "kind", "percentiles", "size")
+    __slots__ = ("advance", "ends", "heap", "index", "kind", "percentiles", "size", "tumbling")
 
     def __init__(self, index: int, spec: Tumbling | Hopping) -> None:
         self.index = index
         self.size = spec.size_ms
         self.advance = spec.advance_ms if isinstance(spec, Hopping) else spec.size_ms
+        self.tumbling = self.advance == self.size
         self.kind: WindowKind = "HOPPING" if isinstance(spec, Hopping) else "TUMBLING"
         self.percentiles = spec.percentiles
         self.ends: dict[int, list[tuple[_Key, int]]] = {}
@@ -162,9 +163,43 @@ class PartitionState:
             wm = self.clock - lateness
             arrival += 1
             late = False
+            wins_of = key.wins
             for fx in fixed:
                 size = fx.size
-                wins = key.wins[fx.index]
+                wins = wins_of[fx.index]
+                if fx.tumbling:  # the common case, Accumulator.add inlined
+                    s = ts - ts % size
+                    e = s + size
+                    if e <= wm:
+                        late = True
+                        continue
+                    acc = wins.get(s)
+                    if acc is None:
+                        self._open(fx, key, s, e, ts, value, offset, arrival)
+                        continue
+                    cnt = acc.count + 1
+                    acc.count = cnt
+                    if value < acc.min:
+                        acc.min = value
+                    elif value > acc.max:
+                        acc.max = value
+                    acc.sum += value
+                    mean = acc.mean
+                    delta = value - mean
+                    mean += delta / cnt
+                    acc.mean = mean
+                    acc.m2 += delta * (value - mean)
+                    if ts < acc.fts:
+                        acc.fts = ts
+                        acc.first = value
+                        acc.farr = arrival
+                    if ts >= acc.lts:
+                        acc.lts = ts
+                        acc.last = value
+                        acc.larr = arrival
+                    if acc.sketch is not None:
+                        acc.sketch.add(value)
+                    continue
                 s = ts - ts % fx.advance
                 lo = ts - size
                 while s > lo:
@@ -174,13 +209,7 @@ class PartitionState:
                         break
                     acc = wins.get(s)
                     if acc is None:
-                        sketch = DDSketch(self.accuracy) if fx.percentiles else None
-                        wins[s] = Accumulator(ts, value, offset, arrival, sketch)
-                        bucket = fx.ends.get(e)
-                        if bucket is None:
-                            fx.ends[e] = bucket = []
-                            heappush(fx.heap, e)
-                        bucket.append((key, s))
+                        self._open(fx, key, s, e, ts, value, offset, arrival)
                     else:
                         acc.add(ts, value, arrival)
                     s -= fx.advance
@@ -226,6 +255,25 @@ class PartitionState:
         self.last_seen = now
         return i
 
+    def _open(  # noqa: PLR0917 - positional on purpose: once per new window
+        self,
+        fx: _Fixed,
+        key: _Key,
+        start: int,
+        end: int,
+        ts: int,
+        value: float,
+        offset: int,
+        arrival: int,
+    ) -> None:
+        sketch = DDSketch(self.accuracy) if fx.percentiles else None
+        key.wins[fx.index][start] = Accumulator(ts, value, offset, arrival, sketch)
+        bucket = fx.ends.get(end)
+        if bucket is None:
+            fx.ends[end] = bucket = []
+            heappush(fx.heap, end)
+        bucket.append((key, start))
+
     def _new_key(self, device: str, sensor: str, ts: int, value: float) -> _Key:
         key = _Key(device, sensor, len(self.fixed), len(self.sessions))
         for rule in self.rules:
@@ -251,9 +299,8 @@ class PartitionState:
         idle = now - self.last_seen
         if idle >= self.idle_timeout:
             ext = self.max_ts + int(idle * 1000)
-            if ext > self.clock:
-                self.clock = ext
-                self._fire(out)
+            self.clock = max(ext, self.clock)
+        self._fire(out)  # also timers armed behind the clock by old readings since
         self.close(out)
 
     def _fire(self, out: list[Emitted]) -> None:
