@@ -1,0 +1,1 @@
+"""Benchmarks: the harness (``python -m bench.harness``) and single-purpose micro-benchmarks."""

@@ -1,0 +1,89 @@
+"""The benchmark harness of issue 8: W1 throughput, alert latency, memory under backlog.
+
+    python -m bench.harness [all | w1 | latency | memory | profile ...] [--runs 3]
+
+Uses the broker at $TELEMETRY_BENCH_BOOTSTRAP, or starts the local one (127.0.0.1:9092).
+Results go to bench/results/<scenario>.json and the table in bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import sys
+import time
+from typing import Any
+
+from bench import backlog, latency, throughput
+from bench._common import RESULTS
+from bench.profiling import profile_w1
+from bench.report import write_readme
+from bench.w1 import W1_RECORDS, ensure_topic, expected
+from telemetry.localkafka import LocalKafka
+
+SCENARIOS = ("w1", "latency", "memory", "profile")
+
+
+def _save(name: str, result: dict[str, Any], command: str) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    result = {
+        "command": command,
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}",
+        **result,
+    }
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("scenarios", nargs="*", choices=[*SCENARIOS, "all"], default=["all"])
+    parser.add_argument("--runs", type=int, default=3, help="W1 rounds (baseline + telemetry)")
+    parser.add_argument("--latency-rate", type=float, default=20_000.0, help="readings/s")
+    parser.add_argument("--latency-seconds", type=float, default=30.0)
+    parser.add_argument("--backlog", type=int, default=5_000_000, help="readings waiting")
+    parser.add_argument("--memory-seconds", type=int, default=120)
+    parser.add_argument(
+        "--sink-rate", type=float, default=0.0, help="throttled sink, outputs/s (0: 1%% of W1)"
+    )
+    args = parser.parse_args(argv)
+    chosen = SCENARIOS if "all" in args.scenarios else tuple(args.scenarios)
+    command = shlex.join(["python", "-m", "bench.harness", *(argv or sys.argv[1:])])
+    bootstrap = os.environ.get("TELEMETRY_BENCH_BOOTSTRAP")
+    kafka = None
+    if not bootstrap:
+        kafka = LocalKafka()
+        if not kafka.start():
+            kafka = None  # already running: leave it running
+        bootstrap = LocalKafka().settings.bootstrap
+    try:
+        if "w1" in chosen or "profile" in chosen:
+            ensure_topic(bootstrap, throughput.W1_TOPIC, W1_RECORDS)
+            want = expected(W1_RECORDS)
+        if "w1" in chosen:
+            print(f"W1: {args.runs} round(s) of baseline + telemetry on {bootstrap}", flush=True)
+            _save("w1", throughput.run(bootstrap, want, args.runs), command)
+        if "latency" in chosen:
+            print(f"latency: {args.latency_rate:,.0f} readings/s for {args.latency_seconds:.0f} s")
+            result = latency.run(bootstrap, args.latency_rate, args.latency_seconds)
+            _save("latency", result, command)
+        if "memory" in chosen:
+            rate = args.sink_rate or backlog.default_sink_rate()
+            print(f"memory: {args.backlog:,} waiting, sink {rate:,.0f} outputs/s", flush=True)
+            result = backlog.run(bootstrap, args.backlog, rate, args.memory_seconds)
+            _save("memory", result, command)
+        if "profile" in chosen:
+            _save("profile", profile_w1(bootstrap, want), command)
+    finally:
+        if kafka is not None:
+            kafka.stop()
+    write_readme()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""Reading-to-alert latency: a paced producer at a steady rate with anomalies, ``telemetry run``.
+
+The harness is the device fleet here: ``telemetry simulate`` cannot report when each anomalous
+reading was sent. Readings as in W1 (5,000 devices x 2 sensors, N(50, 10), 150.0 with
+probability 0.001) but with wall-clock timestamps; each anomaly that must raise an alert has its
+send time (at ``produce``) recorded, and its RAISED alert's arrival on the alerts topic is
+matched by (device, sensor, ts).
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import time
+import uuid
+from typing import Any
+
+from confluent_kafka import Producer
+
+from bench._common import create_topics, delete_topics, proc_stat
+from bench._proc import TELEMETRY, Outputs, start, stop, wait_ready, write_config
+from bench.observe import Observer
+from bench.w1 import ANOMALY, ANOMALY_P, DEVICE_IDS, DEVICES, PARTITION_OF, RAISE_AT, SENSORS
+from telemetry.codec import Encoder, LocalSchemaSource
+
+SETTLE_S = 10.0
+"""After the last reading: wait this long for the last alerts."""
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def run(bootstrap: str, rate: float, seconds: float) -> dict[str, Any]:
+    readings = f"bench.latency.{uuid.uuid4().hex[:8]}"
+    out = Outputs("latency")
+    create_topics(bootstrap, readings, *out.topics)
+    config, port = write_config(bootstrap, readings, out)
+    observer = Observer(bootstrap, out.rollups, out.alerts, None)
+    observer.start()
+    process = start([TELEMETRY, "run", "--config", str(config)], "latency-telemetry.log")
+    sent: dict[tuple[str, str, str, int], float] = {}
+    try:
+        wait_ready(process, port)
+        produced, behind = _produce(bootstrap, readings, rate, seconds, sent)
+        deadline = time.monotonic() + SETTLE_S
+        while time.monotonic() < deadline and not all(k in observer.alert_arrivals for k in sent):
+            time.sleep(0.1)
+        peak_rss = proc_stat(process.pid).hwm_mb
+    finally:
+        stop(process)
+        observer.stop()
+        observer.consumer.close()
+        config.unlink()
+    delete_topics(bootstrap, readings, *out.topics)
+    arrivals = observer.alert_arrivals
+    latencies = [(arrivals[k] - t) * 1000 for k, t in sent.items() if k in arrivals]
+    missing = len(sent) - len(latencies)
+    result: dict[str, Any] = {
+        "rate": rate,
+        "seconds": seconds,
+        "readings": produced,
+        "achieved_rate": produced / seconds,
+        "producer_max_behind_ms": behind * 1000,
+        "anomalies": len(sent),
+        "alerts_matched": len(latencies),
+        "missing": missing,
+        "peak_rss_mb": peak_rss,
+        "correct": missing == 0 and observer.verdict.duplicates == 0,
+    }
+    if latencies:
+        result |= {
+            "p50_ms": statistics.median(latencies),
+            "p99_ms": _percentile(latencies, 0.99),
+            "max_ms": max(latencies),
+        }
+    print(
+        f"  {len(latencies)} alerts of {len(sent)} anomalies: p50 {result.get('p50_ms', 0):.1f} ms,"
+        f" p99 {result.get('p99_ms', 0):.1f} ms, max {result.get('max_ms', 0):.1f} ms"
+        f" ({produced / seconds:,.0f} readings/s sent)",
+        flush=True,
+    )
+    return result
+
+
+def _produce(
+    bootstrap: str,
+    topic: str,
+    rate: float,
+    seconds: float,
+    sent: dict[tuple[str, str, str, int], float],
+) -> tuple[int, float]:
+    """Produce at ``rate`` for ``seconds``; record send times of alert-raising anomalies.
+    Returns the readings sent and how far the pacing ever fell behind (s)."""
+    rng = random.Random(8)
+    encode = Encoder(LocalSchemaSource().schema_ids).encode
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "linger.ms": 1, "enable.idempotence": True}
+    )
+    raised: set[tuple[str, str]] = set()
+    started = time.monotonic()
+    end = started + seconds
+    n = 0
+    behind = 0.0
+    seq = [0] * DEVICES
+    while (now := time.monotonic()) < end:
+        due = int((now - started) * rate)
+        if due <= n:
+            producer.poll(0)
+            time.sleep(0.0005)
+            continue
+        behind = max(behind, (due - n) / rate)
+        ts = time.time_ns() // 1_000_000
+        for _ in range(due - n):
+            series = rng.randrange(DEVICES * 2)
+            d, sensor = series >> 1, SENSORS[series & 1]
+            device = DEVICE_IDS[d]
+            value = ANOMALY if rng.random() < ANOMALY_P else rng.gauss(50.0, 10.0)
+            payload = encode(
+                1, {"device_id": device, "sensor": sensor, "ts": ts, "value": value, "seq": seq[d]}
+            )
+            seq[d] += 1
+            producer.produce(topic, payload, device.encode(), partition=PARTITION_OF[d])
+            key = (device, sensor)
+            if key in raised:
+                if value < RAISE_AT:
+                    raised.discard(key)
+            elif value > RAISE_AT:
+                raised.add(key)
+                sent[device, sensor, "RAISED", ts] = time.monotonic()
+        n = due
+        producer.poll(0)
+    producer.flush(30)
+    return n, behind
