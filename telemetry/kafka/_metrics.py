@@ -141,3 +141,24 @@ class KafkaMetrics:
         )
         cls._by_registry[registry] = metrics
         return metrics
+
+    def init_source(self, stage: str) -> None:
+        """Export the source's series at zero from the start (dashboards and alerts need them
+        before the first pause, commit failure or rebalance)."""
+        for metric in (
+            self.consumed,
+            self.assigned,
+            self.paused,
+            self.pauses,
+            self.commits,
+            self.commit_failures,
+            self.revoke_seconds,
+        ):
+            metric.labels(stage)
+        for event in ("assign", "revoke", "lost"):
+            self.rebalances.labels(stage, event)
+
+    def init_sink(self, stage: str) -> None:
+        """Export the sink's series at zero from the start."""
+        for metric in (self.produced, self.delivery_failures, self.in_flight, self.abandoned):
+            metric.labels(stage)

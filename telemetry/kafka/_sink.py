@@ -66,6 +66,7 @@ class KafkaSink(Sink[Output]):
 
     def start(self) -> None:
         self.producer = Producer(self._config, logger=logger)
+        self.metrics.init_sink(self.name)
         self.metrics.up.labels(self.name).set(1)
         self.ask(self.window)
 

@@ -100,6 +100,7 @@ class KafkaSource(Source[Record]):
             self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
         )
         self._next_commit = time.monotonic() + self.commit_interval
+        self.metrics.init_source(self.name)
         self.metrics.up.labels(self.name).set(1)
 
     def stop(self) -> None:
@@ -190,6 +191,7 @@ class KafkaSource(Source[Record]):
         last: tuple[str | None, int | None] = (None, None)
         tracker: PartitionOffsets | None = None
         previous = -1
+        before = len(fifo)
         for message in messages:
             error = message.error()
             if error is not None:
@@ -205,7 +207,7 @@ class KafkaSource(Source[Record]):
             previous = message.offset()  # type: ignore[assignment]
         if tracker is not None:
             tracker.fetched_until = previous + 1
-        self.metrics.consumed.labels(self.name).inc(len(messages))
+        self.metrics.consumed.labels(self.name).inc(len(fifo) - before)
 
     def _pause_all(self) -> None:
         consumer = self.consumer
