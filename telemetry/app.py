@@ -2,8 +2,9 @@
 
     source (Kafka) -> decode (Avro; dead letters) -> aggregate (windows, rules) -> sink (Kafka)
 
-This is the same public API the CLI uses; a custom stage can be added by building on
-:meth:`App.pipeline` before :meth:`App.run` (see README, "Python API").
+This is the same public API the CLI uses. A custom stage goes between decode and aggregate
+(``App(config, stages=[...])``): it receives decoded readings (and dead letters, which it must
+pass on) and returns what the aggregation should see (see README, "Python API").
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from __future__ import annotations
 import logging
 import platform
 import time
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from prometheus_client import CollectorRegistry, Info
@@ -33,10 +36,10 @@ from telemetry.codec._schemas import (
     value_subject,
 )
 from telemetry.config import Config
-from telemetry.decode import Decode
+from telemetry.decode import Decode, DecodeEvent
 from telemetry.emit import Aggregate
 from telemetry.kafka import KafkaSink, KafkaSource
-from telemetry.stages import Pipeline
+from telemetry.stages import Pipeline, Processor
 
 logger = logging.getLogger("telemetry.app")
 
@@ -53,7 +56,13 @@ def schema_source(config: Config) -> SchemaSource:
 class App:
     """A running processor: one member of the consumer group ``processing.group_id``."""
 
-    def __init__(self, config: Config, *, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        registry: CollectorRegistry | None = None,
+        stages: Sequence[Processor[DecodeEvent, DecodeEvent]] = (),
+    ) -> None:
         self.config = config
         self.registry = registry if registry is not None else CollectorRegistry()
         Info("telemetry_build", "Version of the running processor", registry=self.registry).info(
@@ -113,9 +122,11 @@ class App:
         self.pipeline = Pipeline(registry=self.registry)
         demand = processing.max_demand
         self.pipeline.subscribe(self.decode, self.source, max_demand=demand, min_demand=demand // 2)
-        self.pipeline.subscribe(
-            self.aggregate, self.decode, max_demand=demand, min_demand=demand // 2
-        )
+        upstream: Processor[Any, DecodeEvent] = self.decode
+        for stage in stages:  # user stages, in order, between decode and aggregate
+            self.pipeline.subscribe(stage, upstream, max_demand=demand, min_demand=demand // 2)
+            upstream = stage
+        self.pipeline.subscribe(self.aggregate, upstream, max_demand=demand, min_demand=demand // 2)
         self.pipeline.subscribe(
             self.sink, self.aggregate, max_demand=self.sink.window, min_demand=0, manual=True
         )

@@ -1,0 +1,60 @@
+"""The App's wiring (no broker needed: clients connect on start) and the documented example."""
+
+from __future__ import annotations
+
+import importlib.util
+import platform
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from prometheus_client import CollectorRegistry
+
+from telemetry import __version__
+from telemetry.app import App
+from telemetry.codec import Reading
+from telemetry.config import Config
+from telemetry.decode import ReadingEvent
+from telemetry.kafka import PartitionOffsets
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "custom_stage.py"
+
+
+def _example() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("custom_stage", EXAMPLE)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["custom_stage"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_default_pipeline_is_source_decode_aggregate_sink() -> None:
+    app = App(Config(), registry=CollectorRegistry())
+    assert [s.name for s in app.pipeline.stages] == ["source", "decode", "aggregate", "sink"]
+    labels = {"version": __version__, "python": platform.python_version()}
+    assert app.registry.get_sample_value("telemetry_build_info", labels) == 1.0
+    assert not app.alive()
+    assert not app.ready()
+
+
+def test_example_stage_sits_between_decode_and_aggregate_and_converts() -> None:
+    app = _example().build()
+    names = [s.name for s in app.pipeline.stages]
+    assert names.index("decode") < names.index("fahrenheit") < names.index("aggregate")
+    fahrenheit = next(s for s in app.pipeline.stages if s.name == "fahrenheit")
+    tracker = PartitionOffsets("readings", 0)
+    reading: Reading = {
+        "device_id": "d",
+        "sensor": "temp_f",
+        "ts": 0,
+        "value": 212.0,
+        "seq": 1,
+        "unit": None,
+        "battery_level": None,
+        "firmware": None,
+    }
+    [event] = fahrenheit.process([ReadingEvent(reading, tracker, 7)])
+    assert isinstance(event, ReadingEvent)
+    assert (event.reading["sensor"], event.reading["value"]) == ("temp", 100.0)
