@@ -56,7 +56,6 @@ def make_events(count: int) -> list[Event]:
 def baseline(events: list[Event], batch: int) -> int:
     size = 10_000
     windows: dict[tuple[str, str, int], list[float]] = {}
-    emitted = 0
     for b in range(0, len(events), batch):
         for _, _, r in events[b : b + batch]:
             v = r["value"]
@@ -72,8 +71,7 @@ def baseline(events: list[Event], batch: int) -> int:
                     w[2] = v
                 w[3] += v
                 w[4] += v * v
-    emitted = len(windows)
-    return emitted
+    return len(windows)
 
 
 def aggregator(events: list[Event], batch: int, *, percentiles: bool) -> int:

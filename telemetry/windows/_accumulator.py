@@ -105,6 +105,7 @@ class Accumulator:
 
     def rollup(self, device_id: str, sensor: str, kind: WindowKind, start: int, end: int) -> Rollup:
         sketch = self.sketch
+        m2 = self.m2
         if sketch is None:
             p50 = p95 = p99 = None
         else:
@@ -123,7 +124,7 @@ class Accumulator:
             "max": self.max,
             "sum": self.sum,
             "mean": self.mean,
-            "stddev": math.sqrt(max(self.m2, 0.0) / self.count),
+            "stddev": math.sqrt(m2 / self.count) if m2 > 0.0 else 0.0,
             "first": self.first,
             "last": self.last,
             "p50": p50,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,9 +43,9 @@ class Expected:
     late: set[tuple[Hashable, int]]
 
 
-def run_oracle(  # noqa: C901, PLR0912 - brute force, one readable function
+def run_oracle(  # noqa: PLR0912 - brute force, one readable function
     ops: list[Op],
-    partitions: list[Hashable],
+    partitions: Sequence[Hashable],
     windows: list[WindowSpec],
     rules: list[Rule],
     lateness: int,
@@ -59,7 +59,7 @@ def run_oracle(  # noqa: C901, PLR0912 - brute force, one readable function
     def alert(dev: str, sen: str, rule: Rule, state: str, value: float, ts: int) -> None:
         alerts[dev, sen, rule.name].append((state, rule.severity, value, ts))
 
-    def fire_silence(p: Hashable, part: _Part) -> None:
+    def fire_silence(part: _Part) -> None:
         assert part.clock is not None
         for (dev, sen), readings in part.seen.items():
             for rule in rules:
@@ -81,7 +81,7 @@ def run_oracle(  # noqa: C901, PLR0912 - brute force, one readable function
                 assert part.clock is not None
                 if now - part.last_seen >= idle_timeout:
                     part.clock = max(part.clock, part.max_ts + int((now - part.last_seen) * 1000))
-                fire_silence(None, part)  # every tick fires what is due
+                fire_silence(part)  # every tick fires what is due
             continue
         touched = set()
         for p, offset, r in events:
@@ -93,7 +93,7 @@ def run_oracle(  # noqa: C901, PLR0912 - brute force, one readable function
                 part.max_ts = ts
             if part.clock is None or ts > part.clock:
                 part.clock = ts
-                fire_silence(p, part)
+                fire_silence(part)
             wm = part.clock - lateness
             is_late = False
             for i, spec in enumerate(windows):
@@ -101,7 +101,9 @@ def run_oracle(  # noqa: C901, PLR0912 - brute force, one readable function
                     if ts < wm:
                         is_late = True
                     else:
-                        part.accepted[dev, sen, i * 10**15].append((ts, value, part.arrival, offset))
+                        part.accepted[dev, sen, i * 10**15].append(
+                            (ts, value, part.arrival, offset)
+                        )
                     continue
                 advance = spec.advance_ms if isinstance(spec, Hopping) else spec.size_ms
                 for start in range(ts - ts % advance, ts - spec.size_ms, -advance):
@@ -155,7 +157,7 @@ def run_oracle(  # noqa: C901, PLR0912 - brute force, one readable function
     rollups: list[dict[str, Any]] = []
     open_offsets: dict[Hashable, int | None] = {}
     for p, part in parts.items():
-        wm = None if part.clock is None else part.clock - lateness
+        final_wm = None if part.clock is None else part.clock - lateness
         open_min: int | None = None
         for (dev, sen, code), points in part.accepted.items():
             spec = windows[code // 10**15]
@@ -164,7 +166,7 @@ def run_oracle(  # noqa: C901, PLR0912 - brute force, one readable function
                     end = max(x[0] for x in session) + spec.gap_ms
                     start = min(x[0] for x in session)
                     last = max(x[0] for x in session)
-                    if wm is not None and end <= wm:
+                    if final_wm is not None and end <= final_wm:
                         rollups.append(_stats(dev, sen, spec, "SESSION", start, last + 1, session))
                     else:
                         open_min = _min(open_min, min(x[3] for x in session))
@@ -172,7 +174,7 @@ def run_oracle(  # noqa: C901, PLR0912 - brute force, one readable function
             start = code % 10**15
             end = start + spec.size_ms
             kind = "HOPPING" if isinstance(spec, Hopping) else "TUMBLING"
-            if wm is not None and end <= wm:
+            if final_wm is not None and end <= final_wm:
                 rollups.append(_stats(dev, sen, spec, kind, start, end, points))
             else:
                 open_min = _min(open_min, min(x[3] for x in points))
@@ -194,7 +196,7 @@ def _sessions(points: list[Point], gap: int) -> list[list[Point]]:
     return out
 
 
-def _stats(  # noqa: PLR0917
+def _stats(
     dev: str, sen: str, spec: WindowSpec, kind: str, start: int, end: int, pts: list[Point]
 ) -> dict[str, Any]:
     values = [x[1] for x in pts]
