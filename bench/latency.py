@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import random
 import statistics
+import threading
 import time
 import uuid
 from typing import Any
 
 from confluent_kafka import Producer
 
-from bench._common import create_topics, delete_topics, proc_stat
+from bench._common import create_topics, delete_topics, metric, proc_stat, scrape
 from bench._proc import TELEMETRY, Outputs, start, stop, wait_ready, write_config
 from bench.observe import Observer
 from bench.w1 import ANOMALY, ANOMALY_P, DEVICE_IDS, DEVICES, PARTITION_OF, RAISE_AT, SENSORS
@@ -41,9 +42,24 @@ def run(bootstrap: str, rate: float, seconds: float) -> dict[str, Any]:
     observer.start()
     process = start([TELEMETRY, "run", "--config", str(config)], "latency-telemetry.log")
     sent: dict[tuple[str, str, str, int], float] = {}
+    progress = [0]
+    backlog: list[float] = []
+    halt = threading.Event()
+
+    def sample() -> None:  # how far the processor is behind the producer, twice a second
+        while not halt.wait(0.5):
+            consumed = metric(scrape(port), "telemetry_kafka_consumed_messages_total")
+            backlog.append(progress[0] - consumed)
+
     try:
         wait_ready(process, port)
-        produced, behind = _produce(bootstrap, readings, rate, seconds, sent)
+        cpu_before = proc_stat(process.pid).cpu_s
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        produced, behind = _produce(bootstrap, readings, rate, seconds, sent, progress)
+        cpu = proc_stat(process.pid).cpu_s - cpu_before
+        halt.set()
+        sampler.join()
         deadline = time.monotonic() + SETTLE_S
         while time.monotonic() < deadline and not all(k in observer.alert_arrivals for k in sent):
             time.sleep(0.1)
@@ -67,8 +83,15 @@ def run(bootstrap: str, rate: float, seconds: float) -> dict[str, Any]:
         "alerts_matched": len(latencies),
         "missing": missing,
         "peak_rss_mb": peak_rss,
+        "processor_cpu_share": cpu / seconds,
+        "max_backlog_readings": max(backlog, default=0.0),
         "correct": missing == 0 and observer.verdict.duplicates == 0,
     }
+    result["samples"] = [
+        {"ts": k[3], "sent_s": t, "latency_ms": (arrivals[k] - t) * 1000}
+        for k, t in sorted(sent.items(), key=lambda item: item[1])
+        if k in arrivals
+    ]
     if latencies:
         result |= {
             "p50_ms": statistics.median(latencies),
@@ -78,18 +101,20 @@ def run(bootstrap: str, rate: float, seconds: float) -> dict[str, Any]:
     print(
         f"  {len(latencies)} alerts of {len(sent)} anomalies: p50 {result.get('p50_ms', 0):.1f} ms,"
         f" p99 {result.get('p99_ms', 0):.1f} ms, max {result.get('max_ms', 0):.1f} ms"
-        f" ({produced / seconds:,.0f} readings/s sent)",
+        f" ({produced / seconds:,.0f} readings/s sent; processor CPU {100 * cpu / seconds:.0f}%,"
+        f" max backlog {result['max_backlog_readings']:,.0f} readings)",
         flush=True,
     )
     return result
 
 
-def _produce(
+def _produce(  # noqa: PLR0917 - private helper, called once
     bootstrap: str,
     topic: str,
     rate: float,
     seconds: float,
     sent: dict[tuple[str, str, str, int], float],
+    progress: list[int],
 ) -> tuple[int, float]:
     """Produce at ``rate`` for ``seconds``; record send times of alert-raising anomalies.
     Returns the readings sent and how far the pacing ever fell behind (s)."""
@@ -129,7 +154,7 @@ def _produce(
             elif value > RAISE_AT:
                 raised.add(key)
                 sent[device, sensor, "RAISED", ts] = time.monotonic()
-        n = due
+        n = progress[0] = due
         producer.poll(0)
     producer.flush(30)
     return n, behind
