@@ -134,7 +134,8 @@ def main() -> None:
         source = f"bench-pass-{uuid.uuid4().hex[:6]}"
         _create(bootstrap, source)
         _fill(bootstrap, source, args.records)
-        bare, ours = [], []
+        bare: list[float] = []
+        ours: list[float] = []
         for round_ in range(args.rounds):
             for name, run, results in (("bare", bare_loop, bare), ("engine", engine, ours)):
                 out = f"{source}-{name}-{round_}"
