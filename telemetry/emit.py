@@ -135,16 +135,27 @@ class Aggregate(Processor[DecodeEvent, Output]):
     def _encode(self, emitted: list[Emitted], started: float) -> list[Output]:
         encode = self.encoder.encode
         schema, topic = self._schema, self._topic
-        kinds: Tally[str] = Tally()
+        windows: Tally[str] = Tally()
+        alerts: Tally[tuple[str, str]] = Tally()
+        late = 0
+        # Alerts first: a burst of closing windows must not delay the alerts of the same pass.
+        urgent: list[Output] = []
         outputs: list[Output] = []
         for item in emitted:
             kind = item.kind
             record = item.record
-            kinds[kind] += 1
             if kind == ROLLUP:
-                self.metrics.rollups.labels(_window_label(record)).inc()
+                windows[_window_label(record)] += 1
+                event_time = record["window_end"] / 1000
+                queue = outputs
             elif kind == ALERT:
-                self.metrics.alerts.labels(record["rule"], record["state"]).inc()
+                alerts[record["rule"], record["state"]] += 1
+                event_time = record["ts"] / 1000
+                queue = urgent
+            else:
+                late += 1
+                event_time = record["ts"] / 1000
+                queue = outputs
             target = topic[kind]
             if target is None:  # late readings without a late topic: counted only
                 continue
@@ -155,18 +166,21 @@ class Aggregate(Processor[DecodeEvent, Output]):
             else:
                 tracker, offset = None, -1
             out = Output(
-                target,
-                encode(schema[kind], record),
-                record["device_id"],
-                None,
-                tracker,
-                offset,
+                target, encode(schema[kind], record), record["device_id"], None, tracker, offset
             )
             out.started = started
-            out.event_time = (record.get("ts") or record.get("window_end") or 0) / 1000
-            outputs.append(out)
-        if kinds[LATE]:
-            self.metrics.late.inc(kinds[LATE])
+            out.event_time = event_time
+            queue.append(out)
+        # Metrics per batch, not per output: a label lookup costs more than the increment.
+        for label, n in windows.items():
+            self.metrics.rollups.labels(label).inc(n)
+        for (rule, state), n in alerts.items():
+            self.metrics.alerts.labels(rule, state).inc(n)
+        if late:
+            self.metrics.late.inc(late)
+        if urgent:
+            urgent.extend(outputs)
+            return urgent
         return outputs
 
 

@@ -261,7 +261,12 @@ def test_topics_simulate_run_and_sigterm_drains_and_commits(
     readings = f"{group}.readings"
     consumer = consumer_factory(**{"group.id": group})
     partitions = [TopicPartition(readings, p) for p in range(3)]
-    committed = consumer.committed(partitions, timeout=10)
+    committed = [tp.offset for tp in consumer.committed(partitions, timeout=10)]
     ends = [consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in partitions]
-    assert [tp.offset for tp in committed] == ends
     assert sum(ends) == total
+    # Drained and committed, but never past a window still open at shutdown: its readings
+    # are replayed by the next run (at-least-once), so a commit may stop short of the end.
+    assert all(0 < offset <= end for offset, end in zip(committed, ends, strict=True)), (
+        committed,
+        ends,
+    )
