@@ -38,6 +38,7 @@ class Aggregator(Processor[Event, Emitted]):
         relative_accuracy: float = DEFAULT_RELATIVE_ACCURACY,
         clock: Callable[[], float] = time.monotonic,
         tick_interval: float | None = 1.0,
+        close_budget: int = 2_000,
         dispatcher: Dispatcher | None = None,
         buffer_size: int = 10_000,
         supervision: Supervision | None = None,
@@ -66,6 +67,7 @@ class Aggregator(Processor[Event, Emitted]):
         self.relative_accuracy = relative_accuracy
         self._clock = clock
         self._parts: dict[Hashable, PartitionState] = {}
+        self.close_budget = close_budget
         self.unassigned_total = 0
         self._late_closed = 0  # late readings of partitions closed since
 
@@ -130,6 +132,7 @@ class Aggregator(Processor[Event, Emitted]):
             return out
         now = self._clock()
         parts = self._parts
+        budget: int | None = self.close_budget
         i = 0
         while i < n:
             p = events[i][0]
@@ -142,7 +145,12 @@ class Aggregator(Processor[Event, Emitted]):
                 i = j
                 continue
             i = state.feed(events, i, now, out)
-            state.close(out)
+        # Closing is spread over passes (close_budget rollups each): a burst of thousands of
+        # windows ending together must not stall the readings and alerts behind it.
+        for state in parts.values():
+            budget = state.close(out, budget)
+            if budget == 0:
+                break
         return out
 
     def on_tick(self, now: float) -> list[Emitted]:

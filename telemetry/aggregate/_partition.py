@@ -316,24 +316,39 @@ class PartitionState:
             else:
                 out.append(Emitted(ALERT, p, -1, st.fire(key.device, key.sensor)))
 
-    def close(self, out: list[Emitted]) -> None:
-        """Emit and forget every window the watermark has passed."""
+    def close(self, out: list[Emitted], budget: int | None = None) -> int | None:
+        """Emit and forget the windows the watermark has passed, at most ``budget`` of them
+        (None: all). Returns the budget left (None when unlimited); windows beyond it stay
+        open, holding their offsets, until a later call closes them."""
         wm = self.clock - self.lateness
         p = self.partition
         for fx in self.fixed:
             heap = fx.heap
             kind = fx.kind
             index = fx.index
+            ends = fx.ends
             while heap and heap[0] <= wm:
-                e = heappop(heap)
-                for key, s in fx.ends.pop(e):
+                e = heap[0]
+                bucket = ends[e]
+                while bucket:
+                    if budget is not None:
+                        if budget <= 0:
+                            return 0
+                        budget -= 1
+                    key, s = bucket.pop()
                     acc = key.wins[index].pop(s)
                     rollup = acc.rollup(key.device, key.sensor, kind, s, e)
                     out.append(Emitted(ROLLUP, p, acc.offset, rollup))
+                heappop(heap)
+                del ends[e]
         for ss in self.sessions:
             sheap = ss.heap
             gap = ss.gap
             while sheap and sheap[0][0] <= wm:
+                if budget is not None:
+                    if budget <= 0:
+                        return 0
+                    budget -= 1
                 _, _, key, acc = heappop(sheap)
                 if not acc.count:
                     continue  # merged into another session
@@ -344,6 +359,7 @@ class PartitionState:
                 key.sessions[ss.index].remove(acc)
                 rollup = acc.rollup(key.device, key.sensor, "SESSION", acc.fts, acc.lts + 1)
                 out.append(Emitted(ROLLUP, p, acc.offset, rollup))
+        return budget
 
     # -- offsets -----------------------------------------------------------------------------
 
