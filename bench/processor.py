@@ -2,8 +2,8 @@
 
     python -m bench.processor --config FILE [--sink-rate N] [--profile OUT --outputs N]
 
-``--sink-rate``: the sink grants demand for at most N outputs/s (the product has no such knob;
-this is the slow-downstream stand-in of the memory-under-backlog scenario). ``--profile``: run
+``--sink-rate``: ``processing.sink_rate_limit``, at most N outputs/s (the slow-downstream stand-in
+of the memory-under-backlog scenario). ``--profile``: run
 under cProfile until ``--outputs`` records were delivered, then write pstats to OUT.
 SIGTERM drains and exits, like ``telemetry run``.
 """
@@ -14,59 +14,21 @@ import argparse
 import cProfile
 import signal
 import sys
-import time
+from dataclasses import replace
 from types import FrameType
-from typing import Any
-from unittest import mock
 
 from telemetry.app import App
 from telemetry.config import load_config
 from telemetry.http import MetricsServer
-from telemetry.kafka import KafkaSink
 from telemetry.logs import configure_logging
-
-
-class ThrottledSink(KafkaSink):
-    """A sink granting demand at no more than ``rate`` outputs per second."""
-
-    def __init__(self, *, rate: float, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.rate = rate
-        self._owed = 0
-        self._budget = 0.0
-        self._last = time.monotonic()
-
-    def ask(self, n: int, producer: object = None) -> None:
-        del producer
-        self._owed += n
-        self._release()
-
-    def wait(self, timeout: float) -> None:
-        super().wait(min(timeout, 0.01))
-        self._release()
-
-    def _release(self) -> None:
-        now = time.monotonic()
-        self._budget = min(self._budget + (now - self._last) * self.rate, max(self.rate, 1.0))
-        self._last = now
-        grant = min(self._owed, int(self._budget))
-        if grant > 0:
-            self._budget -= grant
-            self._owed -= grant
-            super().ask(grant)
 
 
 def build(config_path: str, sink_rate: float) -> App:
     config = load_config(config_path)
     configure_logging(config.log)
-    if sink_rate <= 0:
-        return App(config)
-
-    def sink(**kwargs: Any) -> ThrottledSink:
-        return ThrottledSink(rate=sink_rate, **kwargs)
-
-    with mock.patch("telemetry.app.KafkaSink", sink):
-        return App(config)
+    if sink_rate > 0:
+        config = replace(config, processing=replace(config.processing, sink_rate_limit=sink_rate))
+    return App(config)
 
 
 def profile(app: App, outputs: int, out: str) -> None:

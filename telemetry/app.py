@@ -113,7 +113,11 @@ class App:
             registry=self.registry,
         )
         self.sink = KafkaSink(
-            name="sink", config=client, window=processing.sink_window, registry=self.registry
+            name="sink",
+            config=client,
+            window=processing.sink_window,
+            rate_limit=processing.sink_rate_limit,
+            registry=self.registry,
         )
         # Revoke order matters: pin the windows' floor, deliver what is in flight, then commit.
         self.source.assign_listeners.append(self.aggregate.assigned)

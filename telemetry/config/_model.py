@@ -90,6 +90,8 @@ class ProcessingConfig:
     max_demand: int = 5_000
     prefetch: int = 10_000
     sink_window: int = 20_000
+    sink_rate_limit: float | None = None
+    """Outputs per second at most (None: unlimited); a limited sink slows consumption."""
     drain_timeout_s: float = 20.0
 
     def __post_init__(self) -> None:
@@ -102,6 +104,7 @@ class ProcessingConfig:
             "max_demand": self.max_demand >= 2,
             "prefetch": self.prefetch >= 1,
             "sink_window": self.sink_window >= 1,
+            "sink_rate_limit": self.sink_rate_limit is None or self.sink_rate_limit > 0,
             "drain_timeout_s": self.drain_timeout_s > 0,
         }
         for key, ok in checks.items():

@@ -39,6 +39,7 @@ class KafkaSink(Sink[Output]):
         config: Mapping[str, Any],
         window: int = 20_000,
         max_retries: int = 3,
+        rate_limit: float | None = None,
         registry: CollectorRegistry | None = None,
         supervision: Supervision | None = None,
     ) -> None:
@@ -53,6 +54,12 @@ class KafkaSink(Sink[Output]):
         }
         self.window = window
         self.max_retries = max_retries
+        # Outputs per second (None: unlimited). Enforced on demand, so a limited sink is
+        # backpressure like any slow one: the source pauses, nothing piles up in memory.
+        self.rate_limit = rate_limit
+        self._owed = 0
+        self._budget = 0.0
+        self._refilled = time.monotonic()
         self.metrics = KafkaMetrics.for_registry(registry)
         self.producer: Producer | None = None
         self._backlog: deque[Output] = deque()  # accepted, not yet taken by librdkafka
@@ -68,7 +75,8 @@ class KafkaSink(Sink[Output]):
         self.producer = Producer(self._config, logger=logger)
         self.metrics.init_sink(self.name)
         self.metrics.up.labels(self.name).set(1)
-        self.ask(self.window)
+        self._owed = 0
+        self._grant(self.window)
 
     def stop(self) -> None:
         producer = self.producer
@@ -103,10 +111,35 @@ class KafkaSink(Sink[Output]):
         producer = self.producer
         if producer is None:
             return
+        if self._owed:
+            self._grant(0)
         if self._backlog:
             self._produce_backlog()
         producer.poll(timeout)
         self._settle()
+
+    def set_rate_limit(self, rate_limit: float | None) -> None:
+        """Change the output rate limit (None lifts it); owed demand follows the new rate."""
+        self.rate_limit = rate_limit
+        self._grant(0)
+
+    def _grant(self, n: int) -> None:
+        """Give ``n`` events of demand back upstream, at most ``rate_limit`` per second."""
+        owed = self._owed + n
+        if self.rate_limit is None:
+            grant = owed
+        else:
+            now = time.monotonic()
+            # Up to one second's worth may accumulate (at least one event, for slow rates).
+            self._budget = min(
+                self._budget + (now - self._refilled) * self.rate_limit, max(self.rate_limit, 1.0)
+            )
+            self._refilled = now
+            grant = min(owed, int(self._budget))
+            self._budget -= grant
+        self._owed = owed - grant
+        if grant:
+            self.ask(grant)
 
     def in_flight(self) -> int:
         return self._in_flight + len(self._backlog)
@@ -206,7 +239,7 @@ class KafkaSink(Sink[Output]):
                 self._retry(out, error)
         if self._freed:
             freed, self._freed = self._freed, 0
-            self.ask(freed)
+            self._grant(freed)
         self.metrics.in_flight.labels(self.name).set(self._in_flight)
 
     def _retry(self, out: Output, error: KafkaError) -> None:

@@ -10,47 +10,9 @@ import argparse
 import logging
 import signal
 import sys
-import time
 from types import FrameType
 
 from telemetry.kafka import KafkaSink, forwarding_pipeline
-
-
-class ThrottledSink(KafkaSink):
-    """A sink granting demand at no more than ``rate`` events per second (0: unthrottled)."""
-
-    def __init__(self, *, rate: float, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.rate = rate
-        self._owed = 0
-        self._budget = 0.0
-        self._last = time.monotonic()
-
-    def ask(self, n: int, producer: object = None) -> None:
-        del producer
-        self._owed += n
-        self._release()
-
-    def wait(self, timeout: float) -> None:
-        super().wait(timeout)
-        self._release()
-
-    def unthrottle(self) -> None:
-        self.rate = 0
-        self._release()
-
-    def _release(self) -> None:
-        now = time.monotonic()
-        if self.rate <= 0:
-            grant = self._owed
-        else:
-            self._budget = min(self._budget + (now - self._last) * self.rate, self.rate)
-            grant = min(self._owed, int(self._budget))
-            self._budget -= grant
-        self._last = now
-        if grant > 0:
-            self._owed -= grant
-            super().ask(grant)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,8 +26,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
     )
-    sink = ThrottledSink(
-        name="sink", config={"bootstrap.servers": args.bootstrap}, rate=args.rate, window=2_000
+    sink = KafkaSink(
+        name="sink",
+        config={"bootstrap.servers": args.bootstrap},
+        rate_limit=args.rate or None,
+        window=2_000,
     )
     pipeline, _, _ = forwarding_pipeline(
         bootstrap=args.bootstrap,
@@ -79,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def drain(signum: int, frame: FrameType | None) -> None:
         del signum, frame
-        sink.unthrottle()
+        sink.set_rate_limit(None)
         pipeline.request_drain(20.0)
 
     signal.signal(signal.SIGTERM, drain)

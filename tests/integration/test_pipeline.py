@@ -15,9 +15,8 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from prometheus_client import CollectorRegistry
 
-from telemetry.kafka import forwarding_pipeline
+from telemetry.kafka import KafkaSink, forwarding_pipeline
 from tests.conftest import ConsumerFactory, ProducerFactory, TopicFactory
-from tests.integration.forwarder import ThrottledSink
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -127,8 +126,11 @@ def test_slow_sink_pauses_partitions_and_memory_stays_flat(
     _fill(producer_factory(**{"linger.ms": 50, "batch.num.messages": 10_000}), source_topic, total)
     registry = CollectorRegistry()
     # The unthrottled pass-through runs at ~100k events/s here: 1,000/s is 1% of it.
-    sink = ThrottledSink(
-        name="sink", config={"bootstrap.servers": kafka_bootstrap}, rate=1_000, registry=registry
+    sink = KafkaSink(
+        name="sink",
+        config={"bootstrap.servers": kafka_bootstrap},
+        rate_limit=1_000,
+        registry=registry,
     )
     pipeline, source, _ = forwarding_pipeline(
         bootstrap=kafka_bootstrap,
@@ -162,7 +164,7 @@ def test_slow_sink_pauses_partitions_and_memory_stays_flat(
     assert _metric(registry, "telemetry_kafka_partition_pauses_total", "source") >= PARTITIONS
     assert delivered < 0.1 * total, "the throttle did not hold"
 
-    sink.unthrottle()
+    sink.set_rate_limit(None)
     deadline = time.monotonic() + 120
     while _metric(registry, "telemetry_kafka_produced_messages_total", "sink") < total:
         assert time.monotonic() < deadline, "the backlog did not clear after the throttle lifted"
