@@ -16,13 +16,13 @@ from __future__ import annotations
 import time
 from collections import Counter as Tally
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from telemetry.aggregate import ALERT, LATE, ROLLUP, Aggregator, Emitted, Event
 from telemetry.codec import Encoder
-from telemetry.decode import DecodeEvent, ReadingEvent
+from telemetry.decode import DecodeEvent
 from telemetry.kafka import Output, PartitionOffsets
 from telemetry.stages import Processor
 
@@ -97,23 +97,27 @@ class Aggregate(Processor[DecodeEvent, Output]):
 
     def process(self, events: list[DecodeEvent]) -> list[Output]:
         started = time.time()
-        passthrough: list[Output] = []
-        readings: list[Event] = []
-        held: list[ReadingEvent] = []
-        for event in events:
-            if type(event) is ReadingEvent:
-                readings.append((event.offsets, event.offset, event.reading))
-                held.append(event)
-            else:
-                passthrough.append(event)  # type: ignore[arg-type]  # a dead letter
-        outputs = passthrough
+        # Reading events are (offsets, offset, reading) tuples: the aggregator's own input.
+        outputs: list[Output] = [e for e in events if type(e) is Output]  # dead letters
+        mixed = events if not outputs else [e for e in events if type(e) is not Output]
+        readings = cast(list[Event], mixed)
         if readings:
             emitted = self.aggregator.process(readings)
             if emitted:
                 outputs.extend(self._encode(emitted, started))
             # The aggregator has them now: open windows keep the floor, outputs hold theirs.
-            for event in held:
-                event.offsets.release(event.offset)
+            # (PartitionOffsets.release, inlined: once per reading.)
+            last: object = None
+            held: dict[int, int] = {}
+            for tracker, offset, _ in readings:
+                if tracker is not last:
+                    last = tracker
+                    held = cast(PartitionOffsets, tracker).held
+                remaining = held.get(offset, 0) - 1
+                if remaining > 0:
+                    held[offset] = remaining
+                elif remaining == 0:
+                    del held[offset]
         return outputs
 
     def on_tick(self, now: float) -> list[Output]:
@@ -146,7 +150,8 @@ class Aggregate(Processor[DecodeEvent, Output]):
             record = item.record
             if kind == ROLLUP:
                 windows[_window_label(record)] += 1
-                event_time = record["window_end"] / 1000
+                # A rollup's end-to-end latency would mostly measure its window's length.
+                event_time = 0.0
                 queue = outputs
             elif kind == ALERT:
                 alerts[record["rule"], record["state"]] += 1

@@ -127,8 +127,8 @@ class KafkaMetrics:
             ),
             end_to_end_latency=Histogram(
                 "telemetry_end_to_end_latency_seconds",
-                "From a reading's event time (an alert's trigger, a rollup's window end) "
-                "to delivery of the output",
+                "From the event time of the reading that triggered an alert to the alert's "
+                "delivery",
                 registry=registry,
                 buckets=(*_LATENCY_BUCKETS, 30, 60, 120, 300, 600),
             ),

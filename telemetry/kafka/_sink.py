@@ -223,7 +223,8 @@ class KafkaSink(Sink[Output]):
             if out.started:
                 now = time.time()
                 self.metrics.processing_latency.observe(now - out.started)
-                self.metrics.end_to_end_latency.observe(now - out.event_time)
+                if out.event_time:
+                    self.metrics.end_to_end_latency.observe(now - out.event_time)
         else:
             self._failed.append((out, error))
         self._in_flight -= 1

@@ -76,6 +76,7 @@ class KafkaSource(Source[Record]):
             "enable.auto.offset.store": False,
         }
         self.topics = list(topics)
+        self._multi_topic = len(self.topics) > 1 or any(t.startswith("^") for t in self.topics)
         self.prefetch = prefetch
         self.poll_batch = poll_batch
         self.commit_interval = commit_interval
@@ -139,16 +140,19 @@ class KafkaSource(Source[Record]):
         partitions = self.partitions
         tracker: PartitionOffsets | None = None
         offsets: list[int] = []
-        last: tuple[str | None, int | None] = (None, None)
-        # Consumed batches come in runs of one partition: look the tracker up once per run.
+        multi = self._multi_topic
+        last_partition: int | None = -1
+        last_topic: str | None = None
+        # Consumed batches come in runs of one partition: look the tracker up once per run
+        # (and with one subscribed topic, compare partitions only).
         for message in taken:
-            key = (message.topic(), message.partition())
-            if key != last:
+            partition = message.partition()
+            if partition != last_partition or (multi and message.topic() != last_topic):
                 if offsets and tracker is not None:
                     tracker.emit(offsets)
                     offsets = []
-                last = key
-                tracker = partitions.get(key)  # type: ignore[arg-type]  # never None here
+                last_partition, last_topic = partition, message.topic()
+                tracker = partitions.get((last_topic, partition))  # type: ignore[arg-type]
             if tracker is None:  # revoked since it was consumed: never handed on
                 continue
             offset: int = message.offset()  # type: ignore[assignment]
@@ -208,7 +212,9 @@ class KafkaSource(Source[Record]):
     def _accept(self, messages: list[Message]) -> None:
         fifo = self._fifo
         partitions = self.partitions
-        last: tuple[str | None, int | None] = (None, None)
+        multi = self._multi_topic
+        last_partition: int | None = -1
+        last_topic: str | None = None
         tracker: PartitionOffsets | None = None
         previous = -1
         before = len(fifo)
@@ -218,12 +224,12 @@ class KafkaSource(Source[Record]):
                 self._on_error(error, message)
                 continue
             fifo.append(message)
-            key = (message.topic(), message.partition())
-            if key != last:
+            partition = message.partition()
+            if partition != last_partition or (multi and message.topic() != last_topic):
                 if tracker is not None:
                     tracker.fetched_until = previous + 1
-                last = key
-                tracker = partitions.get(key)  # type: ignore[arg-type]
+                last_partition, last_topic = partition, message.topic()
+                tracker = partitions.get((last_topic, partition))  # type: ignore[arg-type]
             previous = message.offset()  # type: ignore[assignment]
         if tracker is not None:
             tracker.fetched_until = previous + 1
