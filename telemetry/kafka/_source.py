@@ -2,9 +2,9 @@
 
 Consumed messages wait in one FIFO (per-partition order is kept) holding at most the outstanding
 downstream demand plus ``prefetch``. The source only takes from librdkafka what fits; when the
-FIFO stays full for ``pause_after`` (downstream stopped asking) every assigned partition is
-paused, and resumed once the FIFO has half its room back, so a slow downstream slows consumption
-instead of growing memory. While paused the consumer is polled on every pass, so the member
+FIFO is full (downstream stopped asking) every assigned partition is paused, and resumed once
+the FIFO has half its room back, so a slow downstream slows consumption instead of growing
+memory. The consumer is polled on every pass, even with every partition paused, so the member
 stays in its group.
 """
 
@@ -48,7 +48,6 @@ class KafkaSource(Source[Record]):
         poll_batch: int = 5_000,
         commit_interval: float = 5.0,
         revoke_timeout: float = 10.0,
-        pause_after: float = 0.5,
         registry: CollectorRegistry | None = None,
         supervision: Supervision | None = None,
         buffer_size: int = 10_000,
@@ -81,8 +80,6 @@ class KafkaSource(Source[Record]):
         self.poll_batch = poll_batch
         self.commit_interval = commit_interval
         self.revoke_timeout = revoke_timeout
-        self.pause_after = pause_after
-        self._full_since: float | None = None
         self.metrics = KafkaMetrics.for_registry(registry)
         self.consumer: Consumer | None = None
         self.partitions: dict[PartitionKey, PartitionOffsets] = {}
@@ -168,26 +165,13 @@ class KafkaSource(Source[Record]):
             return
         room = self._capacity() - len(self._fifo)
         now = time.monotonic()
-        if room > 0:
-            self._full_since = None
-            if self._paused and room * 2 >= self._capacity():
-                self._resume_all()
-        elif not self._paused:
-            # Full. A busy downstream (a burst of closing windows) frees room within moments:
-            # pausing then would only throw away librdkafka's prefetch and refetch it. Pause
-            # when it stays full for pause_after; until then skip polling (far below
-            # max.poll.interval.ms, so the membership is safe).
-            if self._full_since is None:
-                self._full_since = now
-            if now - self._full_since < self.pause_after:
-                if timeout > 0:
-                    time.sleep(min(timeout, 0.005))
-                self._commit_if_due(now)
-                return
+        if room <= 0:
             self._pause_all()
-        # Once paused, never skip the poll: it keeps the member in its group and serves
-        # rebalances. With no room it asks for one message: paused partitions deliver none
-        # (pausing drops librdkafka's prefetch of them).
+        elif self._paused and room * 2 >= self._capacity():
+            self._resume_all()
+        # Never skip the poll, even when everything is paused: it keeps the member in its group
+        # and serves rebalances. With no room it asks for one message: paused partitions
+        # deliver none (pausing drops librdkafka's prefetch of them).
         messages = consumer.consume(
             num_messages=max(1, min(room, self.poll_batch)), timeout=timeout
         )
