@@ -56,7 +56,7 @@ class ReadingEvent(tuple[PartitionOffsets, int, Reading]):
         return f"ReadingEvent({self.offsets.topic}[{self.offsets.partition}]@{self.offset})"
 
 
-def _events(decoded: list[Reading], records: list[Record]) -> list[ReadingEvent]:
+def _events(decoded: list[Reading], records: list[Record]) -> list[DecodeEvent]:
     """Reading events for decoded readings and their records, without a Python-level __new__."""
     new = tuple.__new__
     cls = ReadingEvent
@@ -118,7 +118,7 @@ class Decode(Processor[Record, DecodeEvent]):
         values = [record.message.value() for record in events]
         decoded, failures = self.decoder.decode_batch(values)  # may raise SchemaSourceError
         if not failures:
-            return list(_events(decoded, events))
+            return _events(decoded, events)
         out: list[DecodeEvent] = []
         extend = out.extend
         start = 0  # first input not yet emitted

@@ -45,8 +45,8 @@ class Dispatcher(ABC):
         """Move buffered events to subscriber inboxes within their demand; return how many."""
 
 
-class DemandDispatcher(Dispatcher):
-    """Each batch goes to the subscriber with the most outstanding demand (load balancing)."""
+class _SharedBufferDispatcher(Dispatcher):
+    """One output buffer for all subscribers (demand and broadcast dispatchers)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -62,14 +62,18 @@ class DemandDispatcher(Dispatcher):
     def buffered(self) -> int:
         return self._buf.count
 
+    def push(self, events: list[Any]) -> None:
+        self._buf.push(events)
+
+
+class DemandDispatcher(_SharedBufferDispatcher):
+    """Each batch goes to the subscriber with the most outstanding demand (load balancing)."""
+
     def wanted(self) -> int:
         total = 0
         for sub in self._subs:
             total += sub.demand
         return max(0, total - self._buf.count)
-
-    def push(self, events: list[Any]) -> None:
-        self._buf.push(events)
 
     def dispatch(self) -> int:
         buf = self._buf
@@ -88,35 +92,18 @@ class DemandDispatcher(Dispatcher):
         return moved
 
 
-class BroadcastDispatcher(Dispatcher):
+class BroadcastDispatcher(_SharedBufferDispatcher):
     """Every subscriber gets every event; emits only what the least-demanding one can take.
 
     Each subscriber gets its own copy of the batch list (the events themselves are shared), so a
     consumer that mutates its batch list cannot disturb the others.
     """
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._subs: list[Subscription] = []
-        self._buf = Batches()
-
-    def subscribe(self, sub: Subscription) -> None:
-        if sub.partition is not None:
-            raise ValueError("partition= is only valid for a PartitionDispatcher producer")
-        self._subs.append(sub)
-
-    @property
-    def buffered(self) -> int:
-        return self._buf.count
-
     def _min_demand(self) -> int:
         return min((sub.demand for sub in self._subs), default=0)
 
     def wanted(self) -> int:
         return max(0, self._min_demand() - self._buf.count)
-
-    def push(self, events: list[Any]) -> None:
-        self._buf.push(events)
 
     def dispatch(self) -> int:
         n = min(self._min_demand(), self._buf.count)
