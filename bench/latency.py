@@ -15,6 +15,7 @@ import struct
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka import Producer
@@ -60,7 +61,9 @@ def run(bootstrap: str, rate: float, seconds: float) -> dict[str, Any]:
         cpu_before = proc_stat(process.pid).cpu_s
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
-        produced, behind = _produce(bootstrap, readings, rate, seconds, sent, progress)
+        produced, behind = _produce(
+            bootstrap, readings, rate, seconds, sent, progress, lambda: _consumed_one(port)
+        )
         cpu = proc_stat(process.pid).cpu_s - cpu_before
         halt.set()
         sampler.join()
@@ -141,6 +144,15 @@ def _zigzag(n: int) -> bytes:
     return bytes(out)
 
 
+def _consumed_one(port: int, timeout: float = 30.0) -> None:
+    """Until the processor has consumed the warm-up reading (its fetch path is live)."""
+    deadline = time.monotonic() + timeout
+    while metric(scrape(port), "telemetry_kafka_consumed_messages_total") < 1:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"latency: the processor consumed nothing within {timeout:.0f} s")
+        time.sleep(0.01)
+
+
 def _produce(  # noqa: PLR0917 - private helper, called once
     bootstrap: str,
     topic: str,
@@ -148,9 +160,11 @@ def _produce(  # noqa: PLR0917 - private helper, called once
     seconds: float,
     sent: dict[tuple[str, str, str, int], float],
     progress: list[int],
+    warmed_up: Callable[[], None],
 ) -> tuple[int, float]:
     """Produce at ``rate`` for ``seconds``; record send times of alert-raising anomalies.
-    Returns the readings sent and how far the pacing ever fell behind (s)."""
+    ``warmed_up`` waits until the processor has the warm-up reading. Returns the readings
+    sent and how far the pacing ever fell behind (s)."""
     rng = random.Random(8)
     encode = Encoder(LocalSchemaSource().schema_ids).encode
     # The load generator shares 2 cores with the broker and the processor: encode cheaply.
@@ -181,12 +195,22 @@ def _produce(  # noqa: PLR0917 - private helper, called once
     producer = Producer(
         {"bootstrap.servers": bootstrap, "linger.ms": 1, "enable.idempotence": True}
     )
+    # Connect (metadata, producer id) before the clock starts: the first anomalies must not
+    # wait for the load generator's own connection setup.
+    warmup = b"".join(
+        (prefixes[1][1], _zigzag(time.time_ns() // 1_000_000), pack_value(50.0), _zigzag(0))
+    )
+    producer.produce(topic, warmup, DEVICE_IDS[1].encode(), partition=PARTITION_OF[1])
+    if producer.flush(30):
+        raise SystemExit("latency: the warm-up reading was not delivered within 30 s")
+    warmed_up()
     raised: set[tuple[str, str]] = set()
     started = time.monotonic()
     end = started + seconds
     n = 0
     behind = 0.0
     seq = [0] * DEVICES
+    seq[1] = 1  # after the warm-up reading
     while (now := time.monotonic()) < end:
         due = int((now - started) * rate)
         if due <= n:

@@ -136,6 +136,9 @@ class Aggregate(Processor[DecodeEvent, Output]):
                 self.metrics.event_time_lag.labels(label).set(wall - watermark / 1000)
         return self._encode(emitted, wall) if emitted else []
 
+    def tick_pending(self) -> bool:
+        return self.aggregator.tick_pending()
+
     def _encode(self, emitted: list[Emitted], started: float) -> list[Output]:
         encode = self.encoder.encode
         schema, topic = self._schema, self._topic

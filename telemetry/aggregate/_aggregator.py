@@ -12,6 +12,10 @@ from telemetry.rules import Rule
 from telemetry.stages import Dispatcher, Processor, Supervision
 from telemetry.windows import DEFAULT_RELATIVE_ACCURACY, Hopping, Session, Tumbling, WindowSpec
 
+CLOSE_BUDGET = 250
+"""Windows closed per pass at least (more with bigger batches): about 5 ms of encoding, so an
+alert is never queued behind thousands of rollups that came due at the same instant."""
+
 
 class Aggregator(Processor[Event, Emitted]):
     """Event-time windows and alert rules over readings, one state per aggregation partition.
@@ -38,7 +42,7 @@ class Aggregator(Processor[Event, Emitted]):
         relative_accuracy: float = DEFAULT_RELATIVE_ACCURACY,
         clock: Callable[[], float] = time.monotonic,
         tick_interval: float | None = 1.0,
-        close_budget: int = 2_000,
+        close_budget: int = CLOSE_BUDGET,
         dispatcher: Dispatcher | None = None,
         buffer_size: int = 10_000,
         supervision: Supervision | None = None,
@@ -132,7 +136,8 @@ class Aggregator(Processor[Event, Emitted]):
             return out
         now = self._clock()
         parts = self._parts
-        budget: int | None = self.close_budget
+        # At least as many windows closed as readings fed: closing never falls behind input.
+        budget: int | None = max(self.close_budget, n)
         i = 0
         while i < n:
             p = events[i][0]
@@ -145,8 +150,8 @@ class Aggregator(Processor[Event, Emitted]):
                 i = j
                 continue
             i = state.feed(events, i, now, out)
-        # Closing is spread over passes (close_budget rollups each): a burst of thousands of
-        # windows ending together must not stall the readings and alerts behind it.
+        # Closing is spread over passes: a burst of thousands of windows ending together must
+        # not stall the readings (and their alerts) behind it.
         for state in parts.values():
             budget = state.close(out, budget)
             if budget == 0:
@@ -155,9 +160,14 @@ class Aggregator(Processor[Event, Emitted]):
 
     def on_tick(self, now: float) -> list[Emitted]:
         out: list[Emitted] = []
+        budget: int | None = self.close_budget
         for state in self._parts.values():
-            state.tick(now, out)
+            budget = state.tick(now, out, budget)
         return out
+
+    def tick_pending(self) -> bool:
+        """Windows are closable but were left for later by the close budget: tick again now."""
+        return any(state.closable() for state in self._parts.values())
 
     def restart(self) -> None:
         """After a failure the state cannot be trusted: drop it, keep the partitions open (the

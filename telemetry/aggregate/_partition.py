@@ -292,16 +292,24 @@ class PartitionState:
 
     # -- time --------------------------------------------------------------------------------
 
-    def tick(self, now: float, out: list[Emitted]) -> None:
-        """Idle clock: advance with wall time once quiet for ``idle_timeout``; then close."""
+    def tick(self, now: float, out: list[Emitted], budget: int | None = None) -> int | None:
+        """Idle clock: advance with wall time once quiet for ``idle_timeout``; then close (at
+        most ``budget`` windows, see :meth:`close`). Returns the budget left."""
         if self.max_ts == _NEVER:
-            return
+            return budget
         idle = now - self.last_seen
         if idle >= self.idle_timeout:
             ext = self.max_ts + int(idle * 1000)
             self.clock = max(ext, self.clock)
         self._fire(out)  # also timers armed behind the clock by old readings since
-        self.close(out)
+        return self.close(out, budget)
+
+    def closable(self) -> bool:
+        """Some window has ended at the watermark but is still open (left by a budget)."""
+        wm = self.clock - self.lateness
+        return any(fx.heap and fx.heap[0] <= wm for fx in self.fixed) or any(
+            ss.heap and ss.heap[0][0] <= wm for ss in self.sessions
+        )
 
     def _fire(self, out: list[Emitted]) -> None:
         """Raise every silence alert whose deadline the clock has reached."""

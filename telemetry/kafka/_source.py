@@ -172,9 +172,7 @@ class KafkaSource(Source[Record]):
         # Never skip the poll, even when everything is paused: it keeps the member in its group
         # and serves rebalances. With no room it asks for one message: paused partitions
         # deliver none (pausing drops librdkafka's prefetch of them).
-        messages = consumer.consume(
-            num_messages=max(1, min(room, self.poll_batch)), timeout=timeout
-        )
+        messages = _consume(consumer, max(1, min(room, self.poll_batch)), timeout)
         if messages:
             self._accept(messages)
         self._commit_if_due(now)
@@ -365,6 +363,22 @@ class KafkaSource(Source[Record]):
                 partition=message.partition(),
             )
         logger.warning("consumer error (librdkafka retries): %s", error.str())
+
+
+def _consume(consumer: Consumer, limit: int, timeout: float) -> list[Message]:
+    """Up to ``limit`` messages, waiting at most ``timeout`` for the first one only.
+
+    ``Consumer.consume`` waits until it has ``limit`` messages or the timeout expired, which
+    would hold a trickle of readings back for the whole idle slice: take what is queued, and
+    when nothing is, wake on the first arrival and take whatever came with it.
+    """
+    messages = consumer.consume(num_messages=limit, timeout=0)
+    if messages or timeout <= 0:
+        return messages
+    messages = consumer.consume(num_messages=1, timeout=timeout)
+    if messages and limit > 1:
+        messages.extend(consumer.consume(num_messages=limit - 1, timeout=0))
+    return messages
 
 
 def _names(partitions: list[TopicPartition]) -> str:

@@ -413,6 +413,8 @@ class Pipeline:
             except Exception as exc:  # noqa: BLE001 - supervision logs it or escalates
                 self._recover(node, "on_tick", exc)
                 continue
+            if stage.tick_pending():
+                node.next_tick = now
             if out:
                 node.metrics.events_out.inc(len(out))
                 disp.push(out)

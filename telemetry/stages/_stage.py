@@ -158,6 +158,11 @@ class Processor(_Consumer, _Producer, Generic[In, Out]):
         del now
         return []
 
+    def tick_pending(self) -> bool:
+        """After ``on_tick``: True to be ticked again on the next pass rather than after
+        ``tick_interval`` (work was left for later to keep each pass short)."""
+        return False
+
 
 class Sink(_Consumer, Generic[In]):
     """Consumer stage. ``write`` gets every inbox event, in order, batch by batch.

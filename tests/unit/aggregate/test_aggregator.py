@@ -187,3 +187,28 @@ def test_bad_specs_are_rejected() -> None:
         Tumbling(0)
     with pytest.raises(ConfigError):
         Aggregator(windows=[Tumbling(1000)], allowed_lateness_ms=-1)
+
+
+def test_a_burst_of_closing_windows_is_spread_over_passes() -> None:
+    stage, clock = make(Tumbling(1000), close_budget=10)
+    # 35 devices with a window each; then one reading moves the watermark past them all.
+    stage.process([ev(d, 0, device=f"d{d}") for d in range(35)])
+    out = stage.process([ev(35, 1000, device="d0")])
+    assert len(rollups(out)) == 10  # the budget, not all 35
+    assert stage.tick_pending()
+    closed = len(rollups(out))
+    ticks = 0
+    while stage.tick_pending():
+        closed += len(rollups(stage.on_tick(clock.now)))
+        ticks += 1
+    assert (closed, ticks) == (35, 3)  # 10 per tick, nothing lost or repeated
+    assert stage.min_open_offset(0) == 35
+
+
+def test_closing_keeps_up_with_input_larger_than_the_budget() -> None:
+    stage, _ = make(Tumbling(1000), close_budget=1)
+    stage.process([ev(d, 0, device=f"d{d}") for d in range(20)])
+    # A batch of 20 readings closes (at least) 20 windows whatever the budget.
+    out = stage.process([ev(20 + d, 1000, device=f"d{d}") for d in range(20)])
+    assert len(rollups(out)) == 20
+    assert not stage.tick_pending()

@@ -388,6 +388,41 @@ def test_ticks_follow_the_pipeline_clock() -> None:
     assert sink.events == ["1", "tick@105"]
 
 
+def test_a_stage_with_tick_work_left_is_ticked_on_the_next_pass() -> None:
+    now = [100.0]
+
+    class Chunked(Processor[int, str]):
+        left = 3
+
+        def process(self, events: list[int]) -> list[str]:
+            return [str(e) for e in events]
+
+        def on_tick(self, now: float) -> list[str]:
+            self.left -= 1
+            return [f"chunk@{now:g}"]
+
+        def tick_pending(self) -> bool:
+            return self.left > 0
+
+    proc = Chunked(name="chunked", tick_interval=5.0)
+    sink = ListSink()
+    p = Pipeline(clock=lambda: now[0])
+    p.subscribe(proc, ListSource([]))
+    p.subscribe(sink, proc)
+    p.start()
+    now[0] = 105.0
+    for _ in range(4):  # no clock change: only pending work makes ticks due again
+        p.run_once(idle_timeout=0)
+    assert sink.events == ["chunk@105"] * 3
+    now[0] = 109.0
+    p.run_once(idle_timeout=0)
+    assert len(sink.events) == 3  # back to the interval: due at 110
+    now[0] = 110.0
+    p.run_once(idle_timeout=0)
+    p.run_once(idle_timeout=0)
+    assert sink.events[-1] == "chunk@110"
+
+
 def test_duplicate_names_and_cycles_are_rejected() -> None:
     p = Pipeline()
     p.add(ListSink(name="x"))

@@ -1,0 +1,54 @@
+"""The Kafka source on a real broker: how soon an idle source hands on what arrives."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from telemetry.kafka import KafkaSource
+from tests.conftest import ProducerFactory, TopicFactory
+
+pytestmark = pytest.mark.integration
+
+IDLE_SLICE_S = 20.0
+"""Far longer than a fetch takes: a wait that lasts it out waited for a full batch."""
+
+
+def test_idle_wait_wakes_on_the_first_message_not_a_full_batch(
+    kafka_bootstrap: str,
+    topic_factory: TopicFactory,
+    producer_factory: ProducerFactory,
+    group_id: str,
+) -> None:
+    topic = topic_factory(1)
+    source = KafkaSource(
+        name="source",
+        config={"bootstrap.servers": kafka_bootstrap, "group.id": group_id},
+        topics=[topic],
+        registry=CollectorRegistry(),
+    )
+    source.start()
+    try:
+        source.on_demand(5_000)
+        deadline = time.monotonic() + 60
+        # Joined and caught up with the (empty) partition: from here on, only our message.
+        while not any(t.end_offset is not None for t in source.partitions.values()):
+            assert time.monotonic() < deadline, "the source never reached the partition's end"
+            source.wait(0.2)
+        producer = producer_factory()
+        producer.produce(topic, b"reading", b"device-1")
+        assert producer.flush(10) == 0
+
+        started = time.monotonic()
+        while source.buffered() == 0 and time.monotonic() - started < 2 * IDLE_SLICE_S:
+            source.wait(IDLE_SLICE_S)
+        waited = time.monotonic() - started
+
+        assert source.buffered() == 1
+        assert waited < IDLE_SLICE_S / 2, f"waited {waited:.1f} s for one message"
+        [record] = source.pull(5_000)
+        assert record.message.value() == b"reading"
+    finally:
+        source.stop()
