@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import platform
 import sys
@@ -11,7 +12,7 @@ from types import ModuleType
 from prometheus_client import CollectorRegistry
 
 from telemetry import __version__
-from telemetry.app import App
+from telemetry.app import GC_YOUNG_THRESHOLD, App, tuned_gc
 from telemetry.codec import Reading
 from telemetry.config import Config
 from telemetry.decode import ReadingEvent
@@ -58,3 +59,11 @@ def test_example_stage_sits_between_decode_and_aggregate_and_converts() -> None:
     [event] = fahrenheit.process([ReadingEvent(reading, tracker, 7)])
     assert isinstance(event, ReadingEvent)
     assert (event.reading["sensor"], event.reading["value"]) == ("temp", 100.0)
+
+
+def test_the_collector_runs_less_often_while_processing_and_is_restored() -> None:
+    before = gc.get_threshold()
+    with tuned_gc():
+        assert gc.get_threshold() == (max(GC_YOUNG_THRESHOLD, before[0]), *before[1:])
+        assert gc.isenabled()
+    assert gc.get_threshold() == before
