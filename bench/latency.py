@@ -21,7 +21,7 @@ from typing import Any
 from confluent_kafka import Producer
 
 from bench._common import create_topics, delete_topics, metric, proc_stat, scrape
-from bench._proc import TELEMETRY, Outputs, start, stop, wait_ready, write_config
+from bench._proc import TELEMETRY, Outputs, first_consumed, start, stop, wait_ready, write_config
 from bench.observe import Observer
 from bench.w1 import ANOMALY, ANOMALY_P, DEVICE_IDS, DEVICES, PARTITION_OF, RAISE_AT, SENSORS
 from telemetry.codec import Encoder, LocalSchemaSource
@@ -62,7 +62,13 @@ def run(bootstrap: str, rate: float, seconds: float) -> dict[str, Any]:
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         produced, behind = _produce(
-            bootstrap, readings, rate, seconds, sent, progress, lambda: _consumed_one(port)
+            bootstrap,
+            readings,
+            rate,
+            seconds,
+            sent,
+            progress,
+            lambda: first_consumed(process, port),
         )
         cpu = proc_stat(process.pid).cpu_s - cpu_before
         halt.set()
@@ -144,15 +150,6 @@ def _zigzag(n: int) -> bytes:
     return bytes(out)
 
 
-def _consumed_one(port: int, timeout: float = 30.0) -> None:
-    """Until the processor has consumed the warm-up reading (its fetch path is live)."""
-    deadline = time.monotonic() + timeout
-    while metric(scrape(port), "telemetry_kafka_consumed_messages_total") < 1:
-        if time.monotonic() > deadline:
-            raise SystemExit(f"latency: the processor consumed nothing within {timeout:.0f} s")
-        time.sleep(0.01)
-
-
 def _produce(  # noqa: PLR0917 - private helper, called once
     bootstrap: str,
     topic: str,
@@ -160,7 +157,7 @@ def _produce(  # noqa: PLR0917 - private helper, called once
     seconds: float,
     sent: dict[tuple[str, str, str, int], float],
     progress: list[int],
-    warmed_up: Callable[[], None],
+    warmed_up: Callable[[], object],
 ) -> tuple[int, float]:
     """Produce at ``rate`` for ``seconds``; record send times of alert-raising anomalies.
     ``warmed_up`` waits until the processor has the warm-up reading. Returns the readings

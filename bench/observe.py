@@ -16,6 +16,7 @@ from bench._common import PARTITIONS
 from bench.w1 import WINDOW_MS, AlertKey, Expected, RollupKey, rule_name
 from telemetry.codec._schemas import ALERT_FILE, ROLLUP_FILE, SCHEMA_DIR, load_schema_file
 from telemetry.codec._schemas import parse_plain as parse
+from telemetry.kafka._source import consume_arrived
 
 MEAN_TOLERANCE = 1e-9
 
@@ -100,11 +101,9 @@ class Observer(threading.Thread):
 
     def poll(self, timeout: float) -> int:
         with self._lock:
-            # consume() waits for a full batch or the timeout: wake on the first arrival
-            # instead, so an alert's arrival time is when it arrived, not when a batch filled.
-            batch = self.consumer.consume(num_messages=10_000, timeout=0)
-            if not batch:
-                batch = self.consumer.consume(num_messages=1, timeout=timeout)
+            # Wake on the first arrival, as the source does: an alert's arrival time is when
+            # it arrived, not when a batch filled.
+            batch = consume_arrived(self.consumer, 10_000, timeout)
             now = time.monotonic()
             for message in batch:
                 error = message.error()

@@ -172,7 +172,7 @@ class KafkaSource(Source[Record]):
         # Never skip the poll, even when everything is paused: it keeps the member in its group
         # and serves rebalances. With no room it asks for one message: paused partitions
         # deliver none (pausing drops librdkafka's prefetch of them).
-        messages = _consume(consumer, max(1, min(room, self.poll_batch)), timeout)
+        messages = consume_arrived(consumer, max(1, min(room, self.poll_batch)), timeout)
         if messages:
             self._accept(messages)
         self._commit_if_due(now)
@@ -365,7 +365,7 @@ class KafkaSource(Source[Record]):
         logger.warning("consumer error (librdkafka retries): %s", error.str())
 
 
-def _consume(consumer: Consumer, limit: int, timeout: float) -> list[Message]:
+def consume_arrived(consumer: Consumer, limit: int, timeout: float) -> list[Message]:
     """Up to ``limit`` messages, waiting at most ``timeout`` for the first one only.
 
     ``Consumer.consume`` waits until it has ``limit`` messages or the timeout expired, which
