@@ -353,6 +353,10 @@ class LocalKafka:
             "log.segment.bytes": str(256 * 1024 * 1024),
             "num.network.threads": "2",
             "num.io.threads": "4",
+            # The log cleaner allocates its dedupe buffer (128 MiB by default) in one piece at
+            # start; in a small heap (the tests' second broker has 256 MiB) that can fail with
+            # OutOfMemoryError. Compaction here only serves __consumer_offsets.
+            "log.cleaner.dedupe.buffer.size": str(16 * 1024 * 1024),
         }
         config = s.home / "server.properties"
         config.write_text("".join(f"{k}={v}\n" for k, v in properties.items()))
