@@ -20,7 +20,7 @@ from telemetry.aggregate import Aggregator
 from telemetry.aggregate._aggregator import CLOSE_BUDGET
 from telemetry.codec import LocalSchemaSource, Reading, output_encoder
 from telemetry.decode import DecodeEvent, ReadingEvent
-from telemetry.emit import Aggregate
+from telemetry.aggregate import Aggregate
 from telemetry.kafka import PartitionOffsets
 from telemetry.rules import ThresholdRule
 from telemetry.windows import Tumbling

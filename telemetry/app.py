@@ -10,6 +10,7 @@ pass on) and returns what the aggregation should see (see README, "Python API").
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import logging
 import platform
@@ -23,7 +24,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from prometheus_client import CollectorRegistry, Info
 
 from telemetry import __version__
-from telemetry.aggregate import Aggregator
+from telemetry.aggregate import Aggregate, Aggregator, Checkpointer
 from telemetry.codec import (
     LocalSchemaSource,
     ReadingDecoder,
@@ -39,13 +40,16 @@ from telemetry.codec._schemas import (
 )
 from telemetry.config import Config
 from telemetry.decode import Decode, DecodeEvent
-from telemetry.emit import Aggregate
 from telemetry.kafka import KafkaSink, KafkaSource
+from telemetry.kafka._changelog import ChangelogWriter, read_changelog
 from telemetry.stages import Pipeline, Processor
 
 logger = logging.getLogger("telemetry.app")
 
 ALIVE_WITHIN_S = 10.0
+RESTORE_TIMEOUT_S = 300.0
+"""Longest a restore of assigned partitions may take before the member gives up (StateError):
+about the default ``max.poll.interval.ms``, past which the group would expel it anyway."""
 
 GC_YOUNG_THRESHOLD = 50_000
 """Net allocations between young-generation collections while the processor runs (Python's
@@ -96,9 +100,33 @@ class App:
             schemas, value_subject(topics.late or topics.readings), reading_schema
         )
         client = config.kafka.client_config()
+        membership: dict[str, Any] = {
+            "group.id": processing.group_id,
+            "session.timeout.ms": processing.session_timeout_ms,
+        }
+        if processing.instance_id:
+            membership["group.instance.id"] = processing.instance_id
+        self.checkpointer = (
+            Checkpointer(
+                writer=ChangelogWriter(
+                    client,
+                    config.changelog_topic,
+                    readings_topic=topics.readings,
+                    replication_factor=topics.replication_factor,
+                ),
+                read=functools.partial(
+                    read_changelog, client, config.changelog_topic, timeout=RESTORE_TIMEOUT_S
+                ),
+                interval=processing.commit_interval_s,
+                ttl_ms=processing.state_ttl_ms,
+                registry=self.registry,
+            )
+            if processing.changelog
+            else None
+        )
         self.source = KafkaSource(
             name="source",
-            config={**client, "group.id": processing.group_id},
+            config={**client, **membership},
             topics=[topics.readings],
             prefetch=processing.prefetch,
             commit_interval=processing.commit_interval_s,
@@ -129,6 +157,7 @@ class App:
             alerts_topic=topics.alerts,
             late_topic=topics.late,
             registry=self.registry,
+            checkpointer=self.checkpointer,
         )
         self.sink = KafkaSink(
             name="sink",
@@ -137,10 +166,13 @@ class App:
             rate_limit=processing.sink_rate_limit,
             registry=self.registry,
         )
-        # Revoke order matters: pin the windows' floor, deliver what is in flight, then commit.
+        # Revoke order matters: cut the last epoch, deliver what is in flight, write the
+        # checkpoints that allows (or pin the windows' floor), drop the state; then the source
+        # commits.
         self.source.assign_listeners.append(self.aggregate.assigned)
-        self.source.revoke_listeners.append(self.aggregate.revoked)
+        self.source.revoke_listeners.append(self.aggregate.revoking)
         self.source.revoke_listeners.append(self.sink.finish)
+        self.source.revoke_listeners.append(self.aggregate.revoked)
         self.pipeline = Pipeline(registry=self.registry)
         demand = processing.max_demand
         self.pipeline.subscribe(self.decode, self.source, max_demand=demand, min_demand=demand // 2)
@@ -159,15 +191,23 @@ class App:
         """Process until :meth:`request_drain` (or :meth:`request_stop`); drain and commit."""
         self._running = True
         self._last_pass = time.monotonic()
+        if self.checkpointer is not None:
+            self.checkpointer.start()
         try:
             with tuned_gc():
                 self.pipeline.run(until=self._beat)
         finally:
             self._running = False
+            if self.checkpointer is not None:
+                self.checkpointer.stop(self.config.processing.drain_timeout_s)
         logger.info("processor stopped")
 
     def _beat(self) -> bool:
-        self._last_pass = time.monotonic()
+        # Between passes: no batch is half applied, so the state may be cut here.
+        now = time.monotonic()
+        self._last_pass = now
+        if self.checkpointer is not None:
+            self.checkpointer.poll(now)
         return False
 
     def request_drain(self) -> None:

@@ -39,6 +39,7 @@ from telemetry.config import (
 )
 from telemetry.errors import ConfigError, KafkaClientError, TelemetryError
 from telemetry.http import MetricsServer
+from telemetry.kafka._changelog import CHANGELOG_CONFIG
 from telemetry.localkafka import LocalKafka
 from telemetry.logs import configure_logging
 from telemetry.rules import RateOfChangeRule, SilentRule, ThresholdRule
@@ -103,17 +104,30 @@ class TopicPlan:
     configs: Mapping[str, str]
 
 
-def topic_plans(config: Config) -> list[TopicPlan]:
-    """The topics ``config`` names, with the settings ``telemetry topics`` gives them."""
+def topic_plans(config: Config, readings_partitions: int | None = None) -> list[TopicPlan]:
+    """The topics ``config`` names, with the settings ``telemetry topics`` gives them.
+
+    The changelog gets the readings topic's partition count (``readings_partitions`` when that
+    topic exists already), so partition p's state lives in changelog partition p.
+    """
     topics = config.topics
     names = [topics.readings, topics.rollups, topics.alerts, topics.deadletter]
     if topics.late:
         names.append(topics.late)
     settings = {"cleanup.policy": CLEANUP_POLICY, "retention.ms": str(topics.retention_ms)}
-    return [
+    plans = [
         TopicPlan(name, topics.partitions, topics.replication_factor, settings)
         for name in dict.fromkeys(names)
     ]
+    if config.processing.changelog:
+        plans.append(changelog_plan(config, readings_partitions or topics.partitions))
+    return plans
+
+
+def changelog_plan(config: Config, partitions: int) -> TopicPlan:
+    return TopicPlan(
+        config.changelog_topic, partitions, config.topics.replication_factor, CHANGELOG_CONFIG
+    )
 
 
 def ensure_topics(
@@ -125,7 +139,6 @@ def ensure_topics(
     out: Callable[[str], None] = print,
 ) -> bool:
     """Create (if ``create``) or check the configured topics; True if all exist as planned."""
-    plans = topic_plans(config)
     try:
         metadata = admin.list_topics(timeout=timeout)
     except KafkaException as exc:
@@ -133,6 +146,8 @@ def ensure_topics(
             f"cannot reach Kafka at {config.kafka.bootstrap_servers} within {timeout:g} s "
             f"({_kafka_reason(exc)})"
         ) from None
+    readings = metadata.topics.get(config.topics.readings)
+    plans = topic_plans(config, len(readings.partitions) if readings is not None else None)
     missing = [plan for plan in plans if plan.name not in metadata.topics]
     ok = True
     if missing and create:

@@ -8,7 +8,8 @@ catches one type::
     ├── LocalKafkaError      the embedded development broker cannot be fetched, started or stopped
     ├── StageError           a stage failed and its restart policy gave up (escalation)
     ├── KafkaClientError     a Kafka client operation failed (carries topic, partition, offset)
-    └── CodecError           a record cannot be encoded or decoded (carries a dead-letter reason)
+    ├── CodecError           a record cannot be encoded or decoded (carries a dead-letter reason)
+    └── StateError           the state changelog cannot be read, restored or written
 """
 
 from __future__ import annotations
@@ -53,3 +54,7 @@ class CodecError(TelemetryError):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class StateError(TelemetryError):
+    """The state changelog could not be read, restored or written."""

@@ -1,11 +1,27 @@
-"""Partitioned event-time aggregation: windows and alert rules as a Processor stage.
+"""Partitioned event-time aggregation: windows and alert rules, with durable state.
 
-Input: ``(partition, offset, reading)`` tuples. Output: :class:`Emitted` tagged ``rollup``,
-``alert`` or ``late`` for the caller to route to topics. Per partition the stage exposes the
-smallest source offset held by an open window (:meth:`Aggregator.min_open_offset`).
+:class:`Aggregator` is the pure logic: ``(partition, offset, reading)`` tuples in,
+:class:`Emitted` rollups, alerts and late readings out. :class:`Aggregate` is the pipeline stage
+around it that encodes outputs for Kafka; its :class:`Checkpointer` writes each partition's
+state to the changelog topic and restores it on assign.
 """
 
 from telemetry.aggregate._aggregator import Aggregator
+from telemetry.aggregate._checkpoint import Checkpointer, Epoch, StateMetrics
 from telemetry.aggregate._events import ALERT, LATE, ROLLUP, Emitted, Event, Kind
+from telemetry.aggregate._stage import Aggregate, AggregateMetrics
 
-__all__ = ["ALERT", "LATE", "ROLLUP", "Aggregator", "Emitted", "Event", "Kind"]
+__all__ = [
+    "ALERT",
+    "LATE",
+    "ROLLUP",
+    "Aggregate",
+    "AggregateMetrics",
+    "Aggregator",
+    "Checkpointer",
+    "Emitted",
+    "Epoch",
+    "Event",
+    "Kind",
+    "StateMetrics",
+]

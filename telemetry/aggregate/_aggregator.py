@@ -95,6 +95,10 @@ class Aggregator(Processor[Event, Emitted]):
         if state is not None:
             self._late_closed += state.late_total
 
+    def state(self, partition: Hashable) -> PartitionState | None:
+        """The state of an open partition (None when it is not open)."""
+        return self._parts.get(partition)
+
     @property
     def partitions(self) -> list[Hashable]:
         return list(self._parts)

@@ -24,7 +24,7 @@ clock is applied, so a key's own long gap yields RAISED then CLEARED.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 from heapq import heappop, heappush
 from itertools import count
 
@@ -46,14 +46,46 @@ from telemetry.windows import Accumulator, Hopping, Session, Tumbling, WindowKin
 _NEVER = -(2**62)
 
 
-class _Key:
-    """Everything kept for one (device, sensor) in one partition."""
+def _bucket_width(ttl_ms: int) -> int:
+    # Eight buckets per TTL: a key lives at most an eighth of the TTL longer than it must.
+    return max(ttl_ms // 8, 1)
 
-    __slots__ = ("device", "rules", "sensor", "sessions", "silent", "wins")
+
+def _spec_id(spec: WindowSpec) -> str:
+    """A window spec's id in the changelog: ``T<size>``, ``H<size>/<advance>``, ``S<gap>``."""
+    if isinstance(spec, Tumbling):
+        return f"T{spec.size_ms}"
+    if isinstance(spec, Hopping):
+        return f"H{spec.size_ms}/{spec.advance_ms}"
+    return f"S{spec.gap_ms}"
+
+
+class _Key:
+    """Everything kept for one (device, sensor) in one partition.
+
+    ``covers``: after a restore, the input offset this key's restored state covers; replayed
+    readings below it are already in it (see :meth:`PartitionState.feed`). ``slot``: the TTL
+    bucket the key was last filed under (see :meth:`PartitionState.evict`).
+    """
+
+    __slots__ = (
+        "covers",
+        "device",
+        "last_ts",
+        "rules",
+        "sensor",
+        "sessions",
+        "silent",
+        "slot",
+        "wins",
+    )
 
     def __init__(self, device: str, sensor: str, n_fixed: int, n_sessions: int) -> None:
         self.device = device
         self.sensor = sensor
+        self.last_ts = _NEVER
+        self.covers = 0
+        self.slot: int | None = None
         self.wins: list[dict[int, Accumulator]] = [{} for _ in range(n_fixed)]
         self.sessions: list[list[Accumulator]] = [[] for _ in range(n_sessions)]
         self.rules: list[ThresholdState | RateState] = []
@@ -111,6 +143,15 @@ class PartitionState:
         sessions = [s for s in windows if isinstance(s, Session)]
         self.fixed = [_Fixed(i, s) for i, s in enumerate(fixed)]
         self.sessions = [_Sessions(i, s) for i, s in enumerate(sessions)]
+        # Specs by their changelog id (see telemetry.aggregate._snapshot.spec_id).
+        self.spec_ids: dict[_Fixed | _Sessions, str] = {}
+        self.specs_by_id: dict[str, tuple[str, int, bool]] = {}
+        for fx, spec in zip(self.fixed, fixed, strict=True):
+            self.spec_ids[fx] = _spec_id(spec)
+            self.specs_by_id[_spec_id(spec)] = ("fixed", fx.index, spec.percentiles)
+        for ss, sspec in zip(self.sessions, sessions, strict=True):
+            self.spec_ids[ss] = _spec_id(sspec)
+            self.specs_by_id[_spec_id(sspec)] = ("session", ss.index, sspec.percentiles)
         self.keys: dict[tuple[str, str], _Key] = {}
         self.max_ts = _NEVER
         self.clock = _NEVER
@@ -120,6 +161,12 @@ class PartitionState:
         self._seq = count()
         self.late_total = 0
         self.readings_total = 0
+        # Durable state (see telemetry.aggregate._checkpoint): the next input offset not yet
+        # applied, the keys changed since the last checkpoint, and the restore's replay bound.
+        self.position: int | None = None
+        self.dirty: set[_Key] = set()
+        self.replay_until = 0
+        self._buckets: dict[int, list[_Key]] = {}
 
     @property
     def watermark(self) -> int:
@@ -138,6 +185,8 @@ class PartitionState:
         fixed = self.fixed
         sessions = self.sessions
         arrival = self.arrival
+        replay_until = self.replay_until
+        dirty = self.dirty.add
         late_n = 0
         n = len(events)
         i = start
@@ -160,8 +209,12 @@ class PartitionState:
             key = keys.get((device, sensor))
             if key is None:
                 key = self._new_key(device, sensor, ts, value)
-            wm = self.clock - lateness
             arrival += 1
+            if offset < replay_until and offset < key.covers:
+                continue  # a replayed reading this key's restored state already holds
+            dirty(key)
+            key.last_ts = max(key.last_ts, ts)
+            wm = self.clock - lateness
             late = False
             wins_of = key.wins
             for fx in fixed:
@@ -253,6 +306,8 @@ class PartitionState:
         self.late_total += late_n
         self.arrival = arrival
         self.last_seen = now
+        if i > start:
+            self.advance(events[i - 1][1])
         return i
 
     def _open(  # noqa: PLR0917 - positional on purpose: once per new window
@@ -284,11 +339,99 @@ class PartitionState:
             elif isinstance(rule, RateOfChangeRule):
                 key.rules.append(RateState(rule))
             elif isinstance(rule, SilentRule):
-                st = SilentState(rule, ts, value)
-                key.silent.append(st)
+                key.silent.append(SilentState(rule, ts, value))
+        self.keys[device, sensor] = key
+        self.arm(key)
+        return key
+
+    def arm(self, key: _Key) -> None:
+        """Start the silence timers of ``key`` that have not fired."""
+        for st in key.silent:
+            if not st.raised:
                 heappush(self.timers, (st.deadline(), next(self._seq), key, st))
+
+    def add_window(self, key: _Key, spec_index: int, start: int, acc: Accumulator) -> None:
+        """Put a restored open window of the ``spec_index``-th fixed spec back in place."""
+        fx = self.fixed[spec_index]
+        key.wins[spec_index][start] = acc
+        end = start + fx.size
+        bucket = fx.ends.get(end)
+        if bucket is None:
+            fx.ends[end] = bucket = []
+            heappush(fx.heap, end)
+        bucket.append((key, start))
+
+    def add_session(self, key: _Key, spec_index: int, acc: Accumulator) -> None:
+        """Put a restored open session of the ``spec_index``-th session spec back in place."""
+        ss = self.sessions[spec_index]
+        key.sessions[spec_index].append(acc)
+        heappush(ss.heap, (acc.lts + ss.gap, next(self._seq), key, acc))
+
+    def new_key(self, device: str, sensor: str) -> _Key:
+        """An empty key with fresh rule states and no timers (a restore fills it in)."""
+        key = _Key(device, sensor, len(self.fixed), len(self.sessions))
+        for rule in self.rules:
+            if not matches(rule, device, sensor):
+                continue
+            if isinstance(rule, ThresholdRule):
+                key.rules.append(ThresholdState(rule))
+            elif isinstance(rule, RateOfChangeRule):
+                key.rules.append(RateState(rule))
+            elif isinstance(rule, SilentRule):
+                key.silent.append(SilentState(rule, _NEVER, 0.0))
         self.keys[device, sensor] = key
         return key
+
+    # -- durable state -----------------------------------------------------------------------
+
+    def advance(self, offset: int) -> None:
+        """Input up to ``offset`` is applied (a reading, or a dead letter passing through)."""
+        if self.position is None or offset >= self.position:
+            self.position = offset + 1
+
+    def take_changes(self, ttl_ms: int | None) -> tuple[list[_Key], list[_Key]]:
+        """Keys changed since the last call, and keys evicted now (see :meth:`evict`)."""
+        dirty, self.dirty = self.dirty, set()
+        if ttl_ms is None:
+            return list(dirty), []
+        self.file(dirty, ttl_ms)
+        evicted = self.evict(ttl_ms)
+        if evicted:
+            dirty.difference_update(evicted)
+        return list(dirty), evicted
+
+    def file(self, keys: Iterable[_Key], ttl_ms: int) -> None:
+        """File ``keys`` in the TTL bucket of their last reading (when it moved)."""
+        width = _bucket_width(ttl_ms)
+        buckets = self._buckets
+        for key in keys:
+            slot = key.last_ts // width
+            if slot != key.slot:
+                key.slot = slot
+                buckets.setdefault(slot, []).append(key)
+
+    def evict(self, ttl_ms: int) -> list[_Key]:
+        """Forget the keys without a reading for ``ttl_ms`` of event time and with no open
+        window. Keys are filed in buckets by their last reading (:meth:`file`), so the work is
+        proportional to the keys that changed or expired, not to all keys."""
+        width = _bucket_width(ttl_ms)
+        horizon = self.clock - ttl_ms
+        buckets = self._buckets
+        keys = self.keys
+        evicted: list[_Key] = []
+        for slot in sorted(s for s in buckets if (s + 1) * width <= horizon):
+            for key in buckets.pop(slot):
+                if key.slot != slot or keys.get((key.device, key.sensor)) is not key:
+                    continue  # refiled since, or already gone
+                if any(key.wins) or any(key.sessions) or any(not st.raised for st in key.silent):
+                    # A window left open by a close budget, or a silence timer not fired yet
+                    # (the next tick fires it): look again later.
+                    key.slot = horizon // width
+                    buckets.setdefault(key.slot, []).append(key)
+                    continue
+                del keys[key.device, key.sensor]
+                evicted.append(key)
+        return evicted
 
     # -- time --------------------------------------------------------------------------------
 
@@ -322,6 +465,7 @@ class PartitionState:
             if deadline > clock:  # the key reported since: re-arm
                 heappush(timers, (deadline, next(self._seq), key, st))
             else:
+                self.dirty.add(key)
                 out.append(Emitted(ALERT, p, -1, st.fire(key.device, key.sensor)))
 
     def close(self, out: list[Emitted], budget: int | None = None) -> int | None:
@@ -330,6 +474,7 @@ class PartitionState:
         open, holding their offsets, until a later call closes them."""
         wm = self.clock - self.lateness
         p = self.partition
+        dirty = self.dirty.add
         for fx in self.fixed:
             heap = fx.heap
             kind = fx.kind
@@ -345,6 +490,7 @@ class PartitionState:
                         budget -= 1
                     key, s = bucket.pop()
                     acc = key.wins[index].pop(s)
+                    dirty(key)
                     rollup = acc.rollup(key.device, key.sensor, kind, s, e)
                     out.append(Emitted(ROLLUP, p, acc.offset, rollup))
                 heappop(heap)
@@ -365,6 +511,7 @@ class PartitionState:
                     heappush(sheap, (deadline, next(self._seq), key, acc))
                     continue
                 key.sessions[ss.index].remove(acc)
+                dirty(key)
                 rollup = acc.rollup(key.device, key.sensor, "SESSION", acc.fts, acc.lts + 1)
                 out.append(Emitted(ROLLUP, p, acc.offset, rollup))
         return budget

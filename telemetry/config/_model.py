@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from telemetry.errors import ConfigError
-from telemetry.rules import Rule
-from telemetry.windows import Tumbling, WindowSpec
+from telemetry.rules import Rule, SilentRule
+from telemetry.windows import Hopping, Tumbling, WindowSpec
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,6 +54,9 @@ class TopicsConfig:
     deadletter: str = "telemetry.deadletter"
     late: str | None = None
     """Late events (their window already closed) go here when set; always counted."""
+    changelog: str | None = None
+    """The compacted state changelog (default: ``<processing.group_id>-state-changelog``), with
+    the readings topic's partition count: partition p holds the state of readings partition p."""
     partitions: int = 8
     replication_factor: int = 1
     retention_ms: int = 7 * 24 * 3600 * 1000
@@ -93,6 +96,20 @@ class ProcessingConfig:
     sink_rate_limit: float | None = None
     """Outputs per second at most (None: unlimited); a limited sink slows consumption."""
     drain_timeout_s: float = 20.0
+    changelog: bool = True
+    """Checkpoint window and rule state to the changelog topic every commit interval and
+    restore it on assign. Off, state lives in memory only and a restart replays every window
+    still open (the commit never passes one)."""
+    state_ttl_ms: int = 24 * 3600 * 1000
+    """A (device, sensor) without a reading for this long in event time is forgotten (with a
+    changelog tombstone). Must exceed every window, the allowed lateness and silence rule."""
+    instance_id: str | None = None
+    """Static group membership (``group.instance.id``): a restarted member with the same id
+    gets its partitions back at once instead of after a rebalance. The Helm chart sets the pod
+    name."""
+    session_timeout_ms: int = 45_000
+    """How long the group waits for a member that stopped heartbeating before it moves that
+    member's partitions (``session.timeout.ms``)."""
 
     def __post_init__(self) -> None:
         checks = {
@@ -106,12 +123,33 @@ class ProcessingConfig:
             "sink_window": self.sink_window >= 1,
             "sink_rate_limit": self.sink_rate_limit is None or self.sink_rate_limit > 0,
             "drain_timeout_s": self.drain_timeout_s > 0,
+            "state_ttl_ms": self.state_ttl_ms > 0,
+            "session_timeout_ms": 1_000 <= self.session_timeout_ms <= 3_600_000,
+            "instance_id": self.instance_id is None or bool(self.instance_id.strip()),
         }
         for key, ok in checks.items():
             if not ok:
                 raise ConfigError(f"processing.{key} is out of range")
         if not self.windows:
             raise ConfigError("processing.windows must name at least one window")
+        self._check_ttl()
+
+    def _check_ttl(self) -> None:
+        """State must outlive everything that still needs it: a key evicted while a window or
+        a silence timer of it is pending would lose that output."""
+        needs = {
+            f"a {type(w).__name__.lower()} window of {_extent(w)} ms plus the allowed lateness "
+            f"({self.allowed_lateness_ms} ms)": _extent(w) + self.allowed_lateness_ms
+            for w in self.windows
+        }
+        for rule in self.rules:
+            if isinstance(rule, SilentRule):
+                needs[f"silence rule {rule.name!r} ({rule.after_ms} ms)"] = rule.after_ms
+        for what, ms in needs.items():
+            if self.state_ttl_ms <= ms:
+                raise ConfigError(
+                    f"processing.state_ttl_ms ({self.state_ttl_ms}) must exceed {what}"
+                )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -140,3 +178,13 @@ class Config:
     processing: ProcessingConfig = field(default_factory=ProcessingConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     log: LogConfig = field(default_factory=LogConfig)
+
+    @property
+    def changelog_topic(self) -> str:
+        """``topics.changelog``, or the name derived from the group id (as Kafka Streams
+        derives ``<application.id>-<store>-changelog``)."""
+        return self.topics.changelog or f"{self.processing.group_id}-state-changelog"
+
+
+def _extent(window: WindowSpec) -> int:
+    return window.size_ms if isinstance(window, Tumbling | Hopping) else window.gap_ms

@@ -3,11 +3,12 @@
 from telemetry.kafka._forward import Forward, forwarding_pipeline
 from telemetry.kafka._metrics import KafkaMetrics
 from telemetry.kafka._offsets import PartitionOffsets
-from telemetry.kafka._records import Headers, Output, Record
+from telemetry.kafka._records import Ack, Headers, Output, Record
 from telemetry.kafka._sink import KafkaSink
 from telemetry.kafka._source import KafkaSource
 
 __all__ = [
+    "Ack",
     "Forward",
     "Headers",
     "KafkaMetrics",

@@ -17,7 +17,9 @@ class PartitionOffsets:
     """Holds and the committable position of one assigned topic-partition (one generation)."""
 
     __slots__ = (
+        "checkpointed",
         "committed",
+        "durable",
         "emitted_until",
         "end_offset",
         "fetched_until",
@@ -25,6 +27,7 @@ class PartitionOffsets:
         "held",
         "partition",
         "revoked",
+        "start",
         "topic",
     )
 
@@ -42,6 +45,11 @@ class PartitionOffsets:
         # Holds kept outside this object (the open windows of the partition's aggregation
         # state): returns their smallest offset, or None.
         self.floor: Callable[[], int | None] | None = None
+        # With a state changelog the committable offset is the one its last durable checkpoint
+        # covers (``durable``), whatever is held; ``start`` is where a restore resumes input.
+        self.checkpointed = False
+        self.durable: int | None = None
+        self.start: int | None = None
 
     def emit(self, offsets: list[int]) -> None:
         """Offsets handed downstream, in partition order; each is held until released."""
@@ -56,6 +64,16 @@ class PartitionOffsets:
     def hold(self, offset: int) -> None:
         """One more holder of ``offset`` (an extra output, an open window)."""
         self.held[offset] = self.held.get(offset, 0) + 1
+
+    def release_all(self, offsets: list[int]) -> None:
+        """One holder of each of ``offsets`` is done with it (a batch, in one call)."""
+        held = self.held
+        for offset in offsets:
+            remaining = held.get(offset, 0) - 1
+            if remaining > 0:
+                held[offset] = remaining
+            elif remaining == 0:
+                del held[offset]
 
     def release(self, offset: int) -> None:
         """One holder of ``offset`` is done with it."""
@@ -83,6 +101,8 @@ class PartitionOffsets:
 
     def committable(self) -> int | None:
         """The offset to commit (first not yet done), or None before anything was handed on."""
+        if self.checkpointed:
+            return self.durable
         candidates = [min(self.held)] if self.held else []
         if self.emitted_until is not None:
             candidates.append(self.emitted_until)

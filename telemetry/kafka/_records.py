@@ -23,11 +23,33 @@ class Record:
         return f"Record({self.offsets.topic}[{self.offsets.partition}]@{self.offset})"
 
 
+class Ack:
+    """The acknowledgement handle of a group of outputs (Broadway's acknowledger, in short):
+    ``pending`` counts the outputs handed to the sink and not yet delivered. The sink counts
+    it down on each delivery report; the owner of the handle waits for 0 (a partition's
+    checkpoint waits for the outputs of its stretch of input before it is written)."""
+
+    __slots__ = ("pending",)
+
+    def __init__(self) -> None:
+        self.pending = 0
+
+
 class Output:
     """A record to produce. ``source``/``offset`` name the input offset it holds until delivered
     (None for outputs that hold nothing, e.g. from an idle-clock tick of a revoked partition)."""
 
-    __slots__ = ("event_time", "headers", "key", "offset", "source", "started", "topic", "value")
+    __slots__ = (
+        "ack",
+        "event_time",
+        "headers",
+        "key",
+        "offset",
+        "source",
+        "started",
+        "topic",
+        "value",
+    )
 
     def __init__(  # noqa: PLR0917  # positional on purpose: built per event on the hot path
         self,
@@ -48,6 +70,7 @@ class Output:
         # observes latencies for outputs that set them (rollups and alerts), 0 = not measured.
         self.started = 0.0
         self.event_time = 0.0
+        self.ack: Ack | None = None
 
     @classmethod
     def forward(cls, record: Record, topic: str) -> Output:

@@ -151,9 +151,12 @@ class KafkaSink(Sink[Output]):
             self.wait(min(0.1, max(0.0, deadline - time.monotonic())))
         return self.in_flight() == 0
 
-    def finish(self, partitions: Sequence[PartitionOffsets], timeout: float) -> None:
-        """Revoke listener: deliver outputs in flight within ``timeout``; outputs of the revoked
-        partitions that were not handed to librdkafka yet are abandoned (they are replayed)."""
+    def finish(
+        self, partitions: Sequence[PartitionOffsets], timeout: float, abandon: bool = False
+    ) -> None:
+        """Revoke listener: outputs of the revoked partitions that were not handed to librdkafka
+        yet are abandoned (they are replayed); then, unless ``abandon`` (the partitions were
+        lost, so waiting buys nothing), deliver what is in flight within ``timeout``."""
         revoked = {id(p) for p in partitions}
         kept = deque(out for out in self._backlog if id(out.source) not in revoked)
         abandoned = len(self._backlog) - len(kept)
@@ -161,7 +164,8 @@ class KafkaSink(Sink[Output]):
             self._backlog = kept
             self._freed += abandoned
             self.metrics.abandoned.labels(self.name).inc(abandoned)
-        self.flush(timeout)
+        if not abandon:
+            self.flush(timeout)
 
     # -- producing --------------------------------------------------------------------------
 
@@ -210,16 +214,12 @@ class KafkaSink(Sink[Output]):
             self._delivered += 1
             if self._retries:
                 self._retries.pop(id(out), None)
+            ack = out.ack
+            if ack is not None:
+                ack.pending -= 1
             source = out.source
             if source is not None:
-                # PartitionOffsets.release, inlined: this runs once per delivered message.
-                held = source.held
-                offset = out.offset
-                remaining = held.get(offset, 0) - 1
-                if remaining > 0:
-                    held[offset] = remaining
-                elif remaining == 0:
-                    del held[offset]
+                source.release(out.offset)
             if out.started:
                 now = time.time()
                 self.metrics.processing_latency.observe(now - out.started)

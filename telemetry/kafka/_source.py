@@ -86,7 +86,9 @@ class KafkaSource(Source[Record]):
         self.assign_listeners: list[PartitionListener] = []
         # Called with the revoked partitions' trackers; must finish or abandon their in-flight
         # work within the given timeout (the sink flushes its deliveries there).
-        self.revoke_listeners: list[Callable[[Sequence[PartitionOffsets], float], None]] = []
+        # The third argument, ``abandon``, is True for lost partitions: another member may own
+        # them already, so nothing may be written or committed for them.
+        self.revoke_listeners: list[Callable[[Sequence[PartitionOffsets], float, bool], None]] = []
         self._fifo: deque[Message] = deque()
         self._paused: set[PartitionKey] = set()
         self._demand = 0
@@ -283,7 +285,6 @@ class KafkaSource(Source[Record]):
     # -- rebalances ---------------------------------------------------------------------------
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        del consumer
         self.joined = True
         added = []
         for tp in partitions:
@@ -296,13 +297,23 @@ class KafkaSource(Source[Record]):
         logger.info("assigned %s", _names(partitions))
         for listener in self.assign_listeners:
             listener(added)
+        # A listener that restored state says where input resumes (``start``); the others
+        # resume at the committed offset. Assigning here replaces the client's own assign.
+        consumer.incremental_assign(
+            [
+                TopicPartition(t.topic, t.partition, t.start)
+                if t.start is not None
+                else TopicPartition(t.topic, t.partition)
+                for t in added
+            ]
+        )
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         del consumer
         started = time.monotonic()
         trackers = self._forget(partitions)
         for listener in self.revoke_listeners:
-            listener(trackers, self.revoke_timeout)
+            listener(trackers, self.revoke_timeout, False)
         # Whatever the listeners finished is committed; the rest is replayed by the next owner.
         self.commit(asynchronous=False, only=trackers)
         for tracker in trackers:
@@ -314,9 +325,13 @@ class KafkaSource(Source[Record]):
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         del consumer
-        # Lost, not revoked: another member may own them already, so commit nothing.
-        for tracker in self._forget(partitions):
+        # Lost, not revoked: another member may own them already, so write and commit nothing;
+        # the listeners drop their state and outputs (the revoke path, in abandon mode).
+        trackers = self._forget(partitions)
+        for tracker in trackers:
             tracker.revoked = True
+        for listener in self.revoke_listeners:
+            listener(trackers, 0.0, True)
         self.metrics.rebalances.labels(self.name, "lost").inc()
         logger.warning("lost %s", _names(partitions))
 

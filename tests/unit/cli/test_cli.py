@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from telemetry.cli import build_parser, demo_config, main, topic_plans
-from telemetry.config import Config, TopicsConfig
+from telemetry.config import Config, ProcessingConfig, TopicsConfig
 
 COMMANDS = ["run", "simulate", "topics", "demo"]
 
@@ -63,9 +63,28 @@ def test_topic_plans_are_delete_with_retention() -> None:
         "telemetry.alerts",
         "telemetry.deadletter",
         "late",
+        "telemetry-state-changelog",
     ]
     assert all(p.partitions == 3 for p in plans)
-    assert all(p.configs == {"cleanup.policy": "delete", "retention.ms": "1000"} for p in plans)
+    assert all(
+        p.configs == {"cleanup.policy": "delete", "retention.ms": "1000"} for p in plans[:-1]
+    )
+
+
+def test_changelog_plan_is_compacted_with_the_readings_partition_count() -> None:
+    config = Config(
+        topics=TopicsConfig(partitions=3, changelog="state"),
+        processing=ProcessingConfig(group_id="g"),
+    )
+    changelog = topic_plans(config, readings_partitions=5)[-1]
+    assert changelog.name == "state"
+    assert changelog.partitions == 5
+    assert changelog.configs == {"cleanup.policy": "compact", "retention.ms": "-1"}
+    off = Config(processing=ProcessingConfig(group_id="g", changelog=False))
+    assert all("changelog" not in p.name for p in topic_plans(off))
+    assert Config(processing=ProcessingConfig(group_id="g")).changelog_topic == (
+        "g-state-changelog"
+    )
 
 
 def test_demo_config_has_short_windows_and_rules() -> None:

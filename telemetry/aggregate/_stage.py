@@ -2,13 +2,21 @@
 
 It wraps :class:`~telemetry.aggregate.Aggregator` (one state per assigned Kafka partition, keyed
 by that partition's offset tracker, so a re-assignment starts a fresh generation) and turns its
-outputs into Kafka :class:`~telemetry.kafka.Output` records. Offsets stay honest throughout:
+outputs into Kafka :class:`~telemetry.kafka.Output` records.
+
+With a :class:`~telemetry.aggregate.Checkpointer` (the default, ``processing.changelog``) the
+state is restored from the changelog on assign, every output carries its partition's current
+epoch as its acknowledgement handle, and the committed offset is the one the last durable
+checkpoint covers. Without one, offsets stay honest in memory only:
 
 - a reading's hold is released once the aggregator has taken it; from then on an open window
   that contains it keeps the partition's commit floor (``PartitionOffsets.floor``) at or below
   it, and an emitted rollup or alert holds its offset until delivered;
 - on revoke the partition's floor is pinned before its state is dropped, so the final commit
   never passes a window that was still open.
+
+A failure inside the aggregation escalates (the process exits and its partitions are restored
+elsewhere): a batch half applied to the state must never be fed again.
 """
 
 from __future__ import annotations
@@ -20,11 +28,14 @@ from typing import Any, cast
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from telemetry.aggregate import ALERT, LATE, ROLLUP, Aggregator, Emitted, Event
+from telemetry.aggregate._aggregator import Aggregator
+from telemetry.aggregate._checkpoint import Checkpointer, Epoch
+from telemetry.aggregate._events import ALERT, LATE, ROLLUP, Emitted, Event
+from telemetry.aggregate._partition import PartitionState
 from telemetry.codec import Encoder
 from telemetry.decode import DecodeEvent
 from telemetry.kafka import Output, PartitionOffsets
-from telemetry.stages import Processor
+from telemetry.stages import Processor, Supervision
 
 
 class AggregateMetrics:
@@ -61,11 +72,18 @@ class Aggregate(Processor[DecodeEvent, Output]):
         alerts_topic: str,
         late_topic: str | None,
         registry: CollectorRegistry,
+        checkpointer: Checkpointer | None = None,
         name: str = "aggregate",
         buffer_size: int = 10_000,
     ) -> None:
-        super().__init__(name=name, buffer_size=buffer_size, tick_interval=aggregator.tick_interval)
+        super().__init__(
+            name=name,
+            buffer_size=buffer_size,
+            tick_interval=aggregator.tick_interval,
+            supervision=Supervision(strategy="escalate"),
+        )
         self.aggregator = aggregator
+        self.checkpointer = checkpointer
         self.encoder = encoder
         self._schema = {ROLLUP: rollup_schema_id, ALERT: alert_schema_id, LATE: reading_schema_id}
         self._topic = {ROLLUP: rollups_topic, ALERT: alerts_topic, LATE: late_topic}
@@ -78,20 +96,46 @@ class Aggregate(Processor[DecodeEvent, Output]):
         aggregator = self.aggregator
         for tracker in partitions:
             aggregator.open_partition(tracker)
-            tracker.floor = _floor(aggregator, tracker)
+        if self.checkpointer is not None:
+            self.checkpointer.restore([(t, self._state(t)) for t in partitions])
+        else:
+            for tracker in partitions:
+                tracker.floor = _floor(aggregator, tracker)
 
-    def revoked(self, partitions: Sequence[PartitionOffsets], timeout: float) -> None:
-        del timeout  # dropping state is immediate
+    def revoking(
+        self, partitions: Sequence[PartitionOffsets], timeout: float, abandon: bool
+    ) -> None:
+        """First revoke listener: cut the partitions' last epoch before the sink flushes."""
+        del timeout
+        if self.checkpointer is not None and not abandon:
+            self.checkpointer.cut(partitions)
+
+    def revoked(
+        self, partitions: Sequence[PartitionOffsets], timeout: float, abandon: bool
+    ) -> None:
+        """Last revoke listener (after the sink flushed): write what the delivered outputs
+        allow, then drop the state. ``abandon`` (a lost partition): write nothing."""
+        if self.checkpointer is not None:
+            if abandon:
+                self.checkpointer.drop(partitions)
+            else:
+                self.checkpointer.finish(partitions, timeout)
         for tracker in partitions:
-            floor = self.aggregator.min_open_offset(tracker)
-            tracker.floor = None
-            if floor is not None:
-                tracker.hold(floor)  # pinned: this generation never commits past it
+            if self.checkpointer is None and not abandon:
+                floor = self.aggregator.min_open_offset(tracker)
+                tracker.floor = None
+                if floor is not None:
+                    tracker.hold(floor)  # pinned: this generation never commits past it
             self.aggregator.close_partition(tracker)
             label = str(tracker.partition)
             if label in self._lag_labels:
                 self._lag_labels.discard(label)
                 self.metrics.event_time_lag.remove(label)
+
+    def _state(self, tracker: PartitionOffsets) -> PartitionState:
+        state = self.aggregator.state(tracker)
+        assert state is not None  # noqa: S101 - opened just before
+        return state
 
     # -- stage callbacks ----------------------------------------------------------------------
 
@@ -99,26 +143,43 @@ class Aggregate(Processor[DecodeEvent, Output]):
         started = time.time()
         # Reading events are (offsets, offset, reading) tuples: the aggregator's own input.
         outputs: list[Output] = [e for e in events if type(e) is Output]  # dead letters
+        if outputs and self.checkpointer is not None:
+            self._pass_through(outputs)
         mixed = events if not outputs else [e for e in events if type(e) is not Output]
         readings = cast(list[Event], mixed)
         if readings:
             emitted = self.aggregator.process(readings)
             if emitted:
                 outputs.extend(self._encode(emitted, started))
-            # The aggregator has them now: open windows keep the floor, outputs hold theirs.
-            # (PartitionOffsets.release, inlined: once per reading.)
-            last: object = None
-            held: dict[int, int] = {}
-            for tracker, offset, _ in readings:
-                if tracker is not last:
-                    last = tracker
-                    held = cast(PartitionOffsets, tracker).held
-                remaining = held.get(offset, 0) - 1
-                if remaining > 0:
-                    held[offset] = remaining
-                elif remaining == 0:
-                    del held[offset]
+            # The aggregator has them now: the state (or, in memory, open windows and
+            # outputs) holds what they became. Released a run of one partition at a time.
+            start = 0
+            n = len(readings)
+            while start < n:
+                tracker = readings[start][0]
+                end = start + 1
+                while end < n and readings[end][0] is tracker:
+                    end += 1
+                cast(PartitionOffsets, tracker).release_all(
+                    [readings[i][1] for i in range(start, end)]
+                )
+                start = end
         return outputs
+
+    def _pass_through(self, dead_letters: list[Output]) -> None:
+        """Dead letters are part of their partition's checkpoint: the state covers their offset
+        once they are delivered."""
+        checkpointer = self.checkpointer
+        assert checkpointer is not None  # noqa: S101 - called only with one
+        for out in dead_letters:
+            source = out.source
+            state = self.aggregator.state(source)
+            epoch = checkpointer.ack(source)
+            if state is None or epoch is None:
+                continue
+            out.ack = epoch
+            epoch.pending += 1
+            state.advance(out.offset)
 
     def on_tick(self, now: float) -> list[Output]:
         aggregator = self.aggregator
@@ -139,12 +200,17 @@ class Aggregate(Processor[DecodeEvent, Output]):
     def tick_pending(self) -> bool:
         return self.aggregator.tick_pending()
 
-    def _encode(self, emitted: list[Emitted], started: float) -> list[Output]:
+    def _encode(  # noqa: PLR0912 - once per output: inlined on purpose
+        self, emitted: list[Emitted], started: float
+    ) -> list[Output]:
         encode = self.encoder.encode
         schema, topic = self._schema, self._topic
         windows: Tally[str] = Tally()
         alerts: Tally[tuple[str, str]] = Tally()
         late = 0
+        ack = self.checkpointer.ack if self.checkpointer is not None else None
+        acked: object = None
+        epoch: Epoch | None = None
         # Alerts first: a burst of closing windows must not delay the alerts of the same pass.
         urgent: list[Output] = []
         outputs: list[Output] = []
@@ -176,6 +242,13 @@ class Aggregate(Processor[DecodeEvent, Output]):
             out = Output(
                 target, encode(schema[kind], record), record["device_id"], None, tracker, offset
             )
+            if ack is not None:
+                if item.partition is not acked:
+                    acked = item.partition
+                    epoch = ack(acked)
+                if epoch is not None:
+                    out.ack = epoch
+                    epoch.pending += 1
             out.started = started
             out.event_time = event_time
             queue.append(out)

@@ -1,0 +1,267 @@
+"""Checkpoints of the aggregation state to its changelog in Kafka, and restore on assign.
+
+Every checkpoint interval each assigned partition *cuts* an epoch: the records of the keys that
+changed since the last cut, tombstones for keys evicted by the state TTL, and last a marker
+with the partition's clock and the input offset the state covers (``covers``: every reading
+below it is applied, none at or above). Outputs the aggregation emits carry the epoch that was
+current when they were emitted as their acknowledgement handle (:class:`~telemetry.kafka.Ack`).
+The checkpoint cycle then runs in this order, and the order is the guarantee:
+
+1. **The epoch's outputs are delivered** (its ``pending`` is 0). Written before them, the state
+   would say "done" for rollups and alerts that a crash could still lose: the restored state
+   never emits them again.
+2. **The epoch's records are written to the changelog**, in epoch order per partition, by an
+   idempotent producer (so a partition holds a prefix of what was written, never a gap).
+3. **The covered offset becomes committable** once the records are delivered
+   (``PartitionOffsets.durable``), and the source commits it. Committed first, a crash would
+   skip input whose effect was never made durable; the changelog marker is the source of
+   truth, so a commit that lags behind it only costs a longer replay.
+
+All or nothing without transactions: a crash halfway through step 2 leaves some keys one epoch
+ahead of the marker. Every key record carries its own ``covers``, and on replay a key skips
+the readings below it (``PartitionState.feed``), so no reading is counted twice while the
+partition's clock replays exactly as it ran.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from telemetry.aggregate._partition import PartitionState
+from telemetry.aggregate._snapshot import (
+    COVERS_HEADER,
+    MARKER_KEY,
+    decode,
+    encode,
+    key_record,
+    marker_record,
+    restore_key,
+    restore_marker,
+    state_key,
+)
+from telemetry.kafka import Ack, Headers, PartitionOffsets
+from telemetry.kafka._changelog import ChangelogRecord, ChangelogWriter, Latest
+
+logger = logging.getLogger("telemetry.state")
+
+ReadChangelog = Callable[[Sequence[int]], Mapping[int, Latest]]
+"""Reads changelog partitions to their end: the latest record of each key, per partition."""
+
+
+class Epoch(Ack):
+    """One partition's stretch of input between two cuts: the outputs it emitted (``pending``)
+    and, once cut, the changelog records of its state and the offset they cover."""
+
+    __slots__ = ("covers", "records")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.covers = -1
+        self.records: list[ChangelogRecord] = []
+
+
+class _Chain:
+    """The epochs of one assigned partition: the current one, then those cut and unwritten."""
+
+    __slots__ = ("clock", "covers", "current", "pending", "state", "tracker")
+
+    def __init__(self, tracker: PartitionOffsets, state: PartitionState) -> None:
+        self.tracker = tracker
+        self.state = state
+        self.current = Epoch()
+        self.pending: deque[Epoch] = deque()
+        self.covers = state.position
+        self.clock = state.clock
+
+
+class StateMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.restore_seconds = Histogram(
+            "telemetry_state_restore_seconds",
+            "Time to restore assigned partitions from the changelog",
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=registry,
+        )
+        self.restored_keys = Counter(
+            "telemetry_state_restored_keys", "Keys restored from the changelog", registry=registry
+        )
+        self.records = Counter(
+            "telemetry_state_changelog_records",
+            "Changelog records written (key states, tombstones, markers)",
+            registry=registry,
+        )
+        self.bytes = Counter(
+            "telemetry_state_changelog_bytes", "Changelog bytes written", registry=registry
+        )
+        self.evicted = Counter(
+            "telemetry_state_evicted_keys",
+            "Keys evicted after processing.state_ttl_ms without a reading",
+            registry=registry,
+        )
+        self.checkpoints = Counter(
+            "telemetry_state_checkpoints",
+            "Partition checkpoints made durable in the changelog",
+            registry=registry,
+        )
+
+
+class Checkpointer:
+    """Cuts, writes and restores the state of every assigned partition (see module doc)."""
+
+    def __init__(
+        self,
+        *,
+        writer: ChangelogWriter,
+        read: ReadChangelog,
+        interval: float,
+        ttl_ms: int | None,
+        registry: CollectorRegistry,
+    ) -> None:
+        self.writer = writer
+        self._read = read
+        self.interval = interval
+        self.ttl_ms = ttl_ms
+        self.metrics = StateMetrics(registry)
+        self._chains: dict[PartitionOffsets, _Chain] = {}
+        self._next_cut = 0.0
+
+    def start(self) -> None:
+        self.writer.start()
+        self._next_cut = time.monotonic() + self.interval
+
+    def stop(self, timeout: float) -> None:
+        self.writer.stop(timeout)
+
+    # -- assign / revoke ----------------------------------------------------------------------
+
+    def restore(self, partitions: Sequence[tuple[PartitionOffsets, PartitionState]]) -> None:
+        """Rebuild the state of newly assigned partitions from the changelog and set where
+        their input resumes (``PartitionOffsets.start``): the marker's offset."""
+        if not partitions:
+            return
+        started = time.monotonic()
+        restored = self._read([tracker.partition for tracker, _ in partitions])
+        for tracker, state in partitions:
+            records = dict(restored.get(tracker.partition, {}))
+            marker = records.pop(MARKER_KEY, None)
+            keys = []
+            replay_until = 0
+            for value, _ in records.values():
+                if value is None:
+                    continue  # a tombstone: the key was evicted
+                covers, _, body = decode(value)
+                keys.append(restore_key(state, covers, body))
+                replay_until = max(replay_until, covers)
+            if marker is not None and marker[0] is not None:
+                covers, _, body = decode(marker[0])
+                restore_marker(state, covers, body)
+                tracker.start = covers
+                tracker.durable = covers
+            state.replay_until = replay_until
+            if self.ttl_ms is not None:
+                state.file(keys, self.ttl_ms)
+            tracker.checkpointed = True
+            self._chains[tracker] = _Chain(tracker, state)
+            self.metrics.restored_keys.inc(len(keys))
+            logger.info(
+                "restored %s[%d]: %d keys, resuming at offset %s, watermark %s",
+                self.writer.topic,
+                tracker.partition,
+                len(keys),
+                "committed" if tracker.start is None else tracker.start,
+                None if marker is None else state.watermark,
+            )
+        self.metrics.restore_seconds.observe(time.monotonic() - started)
+
+    def cut(self, partitions: Sequence[PartitionOffsets]) -> None:
+        """Cut an epoch now for ``partitions`` (before a revoke writes what it can)."""
+        for tracker in partitions:
+            chain = self._chains.get(tracker)
+            if chain is not None:
+                self._cut(chain)
+
+    def finish(self, partitions: Sequence[PartitionOffsets], timeout: float) -> None:
+        """On revoke: write the epochs whose outputs were delivered, wait for them (at most
+        ``timeout``), then forget the partitions. Epochs still waiting for outputs are dropped:
+        the next owner restores the last one written and replays the rest of the input."""
+        chains = [c for c in (self._chains.pop(t, None) for t in partitions) if c is not None]
+        for chain in chains:
+            self._write_ready(chain)
+        if chains and not self.writer.flush(timeout):
+            logger.warning(
+                "changelog writes of a revoked partition still in flight after %gs", timeout
+            )
+
+    def drop(self, partitions: Sequence[PartitionOffsets]) -> None:
+        """On loss: forget the partitions without writing anything."""
+        for tracker in partitions:
+            self._chains.pop(tracker, None)
+
+    # -- the cycle ----------------------------------------------------------------------------
+
+    def ack(self, tracker: object) -> Epoch | None:
+        """The handle outputs of ``tracker``'s partition carry now (None: not checkpointed)."""
+        chain = self._chains.get(tracker)  # type: ignore[call-overload]
+        return None if chain is None else chain.current
+
+    def poll(self, now: float) -> None:
+        """Cut when due, write every epoch whose outputs are delivered, serve reports."""
+        chains = self._chains.values()
+        if now >= self._next_cut:
+            self._next_cut = now + self.interval
+            for chain in chains:
+                self._cut(chain)
+        for chain in chains:
+            if chain.pending and not chain.pending[0].pending:
+                self._write_ready(chain)
+        self.writer.poll(0)
+
+    def _cut(self, chain: _Chain) -> None:
+        state = chain.state
+        if state.position is None:
+            return  # nothing applied yet: nothing to cover
+        if not state.dirty and state.position == chain.covers and state.clock == chain.clock:
+            return
+        changed, evicted = state.take_changes(self.ttl_ms)
+        covers = state.position
+        records: list[ChangelogRecord] = [
+            (state_key(k.device, k.sensor), encode(covers, key_record(state, k)), None)
+            for k in changed
+        ]
+        if evicted:
+            header: Headers = [(COVERS_HEADER, str(covers).encode())]
+            records.extend((state_key(k.device, k.sensor), None, header) for k in evicted)
+            self.metrics.evicted.inc(len(evicted))
+        records.append((MARKER_KEY, encode(covers, marker_record(state), marker=True), None))
+        epoch = chain.current
+        epoch.covers = covers
+        epoch.records = records
+        chain.pending.append(epoch)
+        chain.current = Epoch()
+        chain.covers = covers
+        chain.clock = state.clock
+
+    def _write_ready(self, chain: _Chain) -> None:
+        tracker = chain.tracker
+        writer = self.writer
+        while chain.pending and not chain.pending[0].pending:
+            epoch = chain.pending.popleft()
+            records_before, bytes_before = writer.records_total, writer.bytes_total
+            writer.write(tracker.partition, epoch.records, _durable(tracker, epoch.covers, self))
+            self.metrics.records.inc(writer.records_total - records_before)
+            self.metrics.bytes.inc(writer.bytes_total - bytes_before)
+            epoch.records = []
+
+
+def _durable(tracker: PartitionOffsets, covers: int, owner: Checkpointer) -> Callable[[], None]:
+    def done() -> None:
+        if tracker.durable is None or covers > tracker.durable:
+            tracker.durable = covers
+        owner.metrics.checkpoints.inc()
+
+    return done

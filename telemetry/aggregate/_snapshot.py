@@ -1,0 +1,247 @@
+"""A partition's state as changelog records, and back (``schemas/changelog.avsc``).
+
+A record's Kafka value is one format byte followed by a ``StateRecord`` in Avro binary; the
+byte names the writer schema, so a later release can still read what this one wrote. Keys are
+``k<device>\\0<sensor>`` for a (device, sensor) and ``m`` for the partition's checkpoint marker.
+
+Windows are saved with their spec (``T<size>``, ``H<size>/<advance>``, ``S<gap>``) and rule
+states with their rule's name, so a restore under a changed configuration keeps what still
+applies and drops the rest.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import Any, Final
+
+from ddsketch import DDSketch
+from fastavro import parse_schema, schemaless_reader, schemaless_writer
+
+from telemetry.aggregate._partition import PartitionState, _Key
+from telemetry.codec._schemas import SCHEMA_DIR, load_schema_file
+from telemetry.errors import StateError
+from telemetry.rules import RateState, ThresholdState
+from telemetry.windows import Accumulator
+
+FORMAT_V1: Final = 1
+CHANGELOG_FILE = "changelog.avsc"
+MARKER_KEY: Final = b"m"
+COVERS_HEADER: Final = "covers"
+
+_SCHEMA = parse_schema(load_schema_file(SCHEMA_DIR / CHANGELOG_FILE))
+_KEY_STATE = "iot.telemetry.state.KeyState"
+_CHECKPOINT = "iot.telemetry.state.Checkpoint"
+
+
+def state_key(device: str, sensor: str) -> bytes:
+    return b"k" + device.encode() + b"\0" + sensor.encode()
+
+
+# -- encoding --------------------------------------------------------------------------------
+
+
+def encode(covers: int, body: dict[str, Any], marker: bool = False) -> bytes:
+    buffer = io.BytesIO()
+    buffer.write(bytes((FORMAT_V1,)))
+    record = {"covers": covers, "body": (_CHECKPOINT if marker else _KEY_STATE, body)}
+    schemaless_writer(buffer, _SCHEMA, record)
+    return buffer.getvalue()
+
+
+def decode(value: bytes) -> tuple[int, str, dict[str, Any]]:
+    """``(covers, kind, body)``; kind is ``"key"`` or ``"marker"``."""
+    if not value or value[0] != FORMAT_V1:
+        found = value[0] if value else None
+        raise StateError(f"changelog record in an unknown format (format byte {found})")
+    record: Any = schemaless_reader(
+        io.BytesIO(value[1:]), _SCHEMA, _SCHEMA, return_record_name=True
+    )
+    name, body = record["body"]
+    return int(record["covers"]), "marker" if name == _CHECKPOINT else "key", body
+
+
+# -- state -> records ------------------------------------------------------------------------
+
+
+def key_record(state: PartitionState, key: _Key) -> dict[str, Any]:
+    windows: list[dict[str, Any]] = []
+    for fx in state.fixed:
+        for start, acc in key.wins[fx.index].items():
+            windows.append(_window(state.spec_ids[fx], start, acc))
+    for ss in state.sessions:
+        windows.extend(_window(state.spec_ids[ss], acc.fts, acc) for acc in key.sessions[ss.index])
+    thresholds: list[dict[str, Any]] = []
+    rates: list[dict[str, Any]] = []
+    for rs in key.rules:
+        if isinstance(rs, ThresholdState):
+            thresholds.append({"rule": rs.rule.name, "raised": rs.raised, "streak": rs.streak})
+        else:
+            rates.append(
+                {
+                    "rule": rs.rule.name,
+                    "raised": rs.raised,
+                    "streak": rs.streak,
+                    "newest": rs.newest,
+                    "history_ts": [t for t, _ in rs.history],
+                    "history_values": [v for _, v in rs.history],
+                }
+            )
+    silences = [
+        {
+            "rule": st.rule.name,
+            "raised": st.raised,
+            "last_ts": st.last_ts,
+            "last_value": st.last_value,
+        }
+        for st in key.silent
+    ]
+    return {
+        "device_id": key.device,
+        "sensor": key.sensor,
+        "last_ts": key.last_ts,
+        "windows": windows,
+        "thresholds": thresholds,
+        "rates": rates,
+        "silences": silences,
+    }
+
+
+def marker_record(state: PartitionState) -> dict[str, Any]:
+    return {
+        "max_ts": state.max_ts,
+        "clock": state.clock,
+        "watermark": state.watermark,
+        "idle": state.clock > state.max_ts,
+        "arrival": state.arrival,
+        "written_ms": int(time.time() * 1000),
+    }
+
+
+def _window(spec: str, start: int, acc: Accumulator) -> dict[str, Any]:
+    return {
+        "spec": spec,
+        "start": start,
+        "count": acc.count,
+        "min": acc.min,
+        "max": acc.max,
+        "sum": acc.sum,
+        "mean": acc.mean,
+        "m2": acc.m2,
+        "fts": acc.fts,
+        "first": acc.first,
+        "farr": acc.farr,
+        "lts": acc.lts,
+        "last": acc.last,
+        "larr": acc.larr,
+        "offset": acc.offset,
+        "sketch": None if acc.sketch is None else _sketch(acc.sketch),
+    }
+
+
+def _sketch(sketch: DDSketch) -> dict[str, Any]:
+    positive = sketch._store
+    negative = sketch._negative_store
+    pk, pc = _bins(positive)
+    nk, nc = _bins(negative)
+    return {
+        "zero_count": sketch._zero_count,
+        "count": sketch._count,
+        "min": sketch._min,
+        "max": sketch._max,
+        "sum": sketch._sum,
+        "positive_keys": pk,
+        "positive_counts": pc,
+        "negative_keys": nk,
+        "negative_counts": nc,
+    }
+
+
+def _bins(store: Any) -> tuple[list[int], list[float]]:
+    keys: list[int] = []
+    counts: list[float] = []
+    offset = store.offset
+    for i, c in enumerate(store.bins):
+        if c:
+            keys.append(offset + i)
+            counts.append(c)
+    return keys, counts
+
+
+# -- records -> state ------------------------------------------------------------------------
+
+
+def restore_key(state: PartitionState, covers: int, body: dict[str, Any]) -> _Key:
+    """Rebuild one key from its record; windows of specs no longer configured are dropped."""
+    key = state.new_key(body["device_id"], body["sensor"])
+    key.last_ts = body["last_ts"]
+    key.covers = covers
+    specs = state.specs_by_id
+    for w in body["windows"]:
+        spec = specs.get(w["spec"])
+        if spec is None:
+            continue
+        acc = _accumulator(w, state.accuracy if spec[2] else None)
+        if spec[0] == "fixed":
+            state.add_window(key, spec[1], w["start"], acc)
+        else:
+            state.add_session(key, spec[1], acc)
+    saved_t = {t["rule"]: t for t in body["thresholds"]}
+    saved_r = {r["rule"]: r for r in body["rates"]}
+    for rs in key.rules:
+        if isinstance(rs, ThresholdState):
+            t = saved_t.get(rs.rule.name)
+            if t is not None:
+                rs.raised, rs.streak = t["raised"], t["streak"]
+        elif isinstance(rs, RateState):
+            r = saved_r.get(rs.rule.name)
+            if r is not None:
+                rs.raised, rs.streak, rs.newest = r["raised"], r["streak"], r["newest"]
+                rs.history.extend(zip(r["history_ts"], r["history_values"], strict=True))
+    saved_s = {s["rule"]: s for s in body["silences"]}
+    for st in key.silent:
+        s = saved_s.get(st.rule.name)
+        if s is not None:
+            st.raised, st.last_ts, st.last_value = s["raised"], s["last_ts"], s["last_value"]
+        else:  # a rule added since: its timer starts from the key's last reading
+            st.last_ts = key.last_ts
+    state.arm(key)
+    return key
+
+
+def restore_marker(state: PartitionState, covers: int, body: dict[str, Any]) -> None:
+    state.max_ts = body["max_ts"]
+    state.clock = body["clock"]
+    state.arrival = body["arrival"]
+    state.position = covers
+
+
+def _accumulator(w: dict[str, Any], accuracy: float | None) -> Accumulator:
+    acc = Accumulator(w["fts"], w["first"], w["offset"], w["farr"], None)
+    acc.count = w["count"]
+    acc.min = w["min"]
+    acc.max = w["max"]
+    acc.sum = w["sum"]
+    acc.mean = w["mean"]
+    acc.m2 = w["m2"]
+    acc.lts = w["lts"]
+    acc.last = w["last"]
+    acc.larr = w["larr"]
+    saved = w["sketch"]
+    if accuracy is not None:
+        acc.sketch = DDSketch(accuracy) if saved is None else _restore_sketch(saved, accuracy)
+    return acc
+
+
+def _restore_sketch(saved: dict[str, Any], accuracy: float) -> DDSketch:
+    sketch = DDSketch(accuracy)
+    for k, c in zip(saved["positive_keys"], saved["positive_counts"], strict=True):
+        sketch._store.add(k, c)
+    for k, c in zip(saved["negative_keys"], saved["negative_counts"], strict=True):
+        sketch._negative_store.add(k, c)
+    sketch._zero_count = saved["zero_count"]
+    sketch._count = saved["count"]
+    sketch._min = saved["min"]
+    sketch._max = saved["max"]
+    sketch._sum = saved["sum"]
+    return sketch

@@ -1,0 +1,265 @@
+"""Kafka I/O of the state changelog: write a partition's records, read a partition back.
+
+The changelog is a compacted topic with the readings topic's partition count; partition p holds
+the state of readings partition p. This module only moves bytes: what the records mean is
+:mod:`telemetry.aggregate._snapshot`'s business.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+from telemetry.errors import ConfigError, StateError
+from telemetry.kafka._records import Headers
+
+logger = logging.getLogger("telemetry.state")
+
+ChangelogRecord = tuple[bytes, bytes | None, Headers | None]
+"""``(key, value, headers)``; a None value is a tombstone."""
+
+CHANGELOG_CONFIG = {"cleanup.policy": "compact", "retention.ms": "-1"}
+"""Compacted and never deleted by age: the changelog is the state, latest record per key."""
+
+Latest = dict[bytes, tuple[bytes | None, Headers | None]]
+"""The latest value (None: a tombstone) and headers of every key of one partition."""
+
+
+class ChangelogWriter:
+    """An idempotent producer for changelog records: order per partition is kept and a retry
+    never duplicates, so a crash leaves each partition with a prefix of what was written.
+
+    :meth:`start` creates the topic when it is missing (compacted, with the partition count of
+    ``readings_topic``), as Kafka Streams creates its internal topics, and refuses a changelog
+    whose partition count differs: partition p's state must live in changelog partition p.
+    """
+
+    def __init__(
+        self,
+        config: Mapping[str, Any],
+        topic: str,
+        *,
+        readings_topic: str,
+        replication_factor: int = 1,
+        timeout: float = 30.0,
+    ) -> None:
+        self.topic = topic
+        self.readings_topic = readings_topic
+        self.replication_factor = replication_factor
+        self.timeout = timeout
+        self._client = dict(config)
+        self._config = {
+            "linger.ms": 5,
+            "compression.type": "lz4",
+            **config,
+            "enable.idempotence": True,
+            "acks": "all",
+        }
+        self.producer: Producer | None = None
+        self.records_total = 0
+        self.bytes_total = 0
+
+    def start(self) -> None:
+        if self.producer is None:
+            admin_config: dict[str, Any] = {**self._client, "logger": logger}
+            ensure_changelog(
+                AdminClient(admin_config),
+                self.topic,
+                readings_topic=self.readings_topic,
+                replication_factor=self.replication_factor,
+                timeout=self.timeout,
+            )
+            self.producer = Producer(self._config, logger=logger)
+
+    def stop(self, timeout: float) -> None:
+        if self.producer is not None:
+            self.flush(timeout)
+            self.producer = None
+
+    def write(
+        self, partition: int, records: Sequence[ChangelogRecord], done: Callable[[], None]
+    ) -> None:
+        """Produce ``records`` to ``partition`` in order; ``done()`` once all are delivered.
+
+        A record that cannot be delivered (after librdkafka's own retries) raises StateError
+        from :meth:`poll`: the state it carried would otherwise be lost silently.
+        """
+        producer = self.producer
+        if producer is None:
+            raise StateError("the changelog writer is not started")
+        remaining = [len(records)]
+
+        def report(error: KafkaError | None, message: Message) -> None:
+            del message
+            if error is not None:
+                raise StateError(f"changelog write to {self.topic}[{partition}] failed: {error}")
+            remaining[0] -= 1
+            if remaining[0] == 0:
+                done()
+
+        size = 0
+        for key, value, headers in records:
+            while True:
+                try:
+                    producer.produce(
+                        self.topic, value, key, partition, on_delivery=report, headers=headers
+                    )
+                    break
+                except BufferError:
+                    producer.poll(0.05)  # a full local queue: let deliveries free room
+            size += len(key) + (len(value) if value is not None else 0)
+        self.records_total += len(records)
+        self.bytes_total += size
+        if not records:
+            done()
+
+    def poll(self, timeout: float = 0.0) -> None:
+        if self.producer is not None:
+            self.producer.poll(timeout)
+
+    def flush(self, timeout: float) -> bool:
+        """Deliver everything written; True when nothing is left in flight."""
+        if self.producer is None:
+            return True
+        return self.producer.flush(timeout) == 0
+
+
+def ensure_changelog(
+    admin: AdminClient,
+    topic: str,
+    *,
+    readings_topic: str,
+    replication_factor: int,
+    timeout: float,
+) -> None:
+    """Create the changelog ``topic`` when missing; ConfigError when its partition count
+    differs from ``readings_topic``'s."""
+    try:
+        metadata = admin.list_topics(timeout=timeout)
+        readings = metadata.topics.get(readings_topic)
+        if readings is None or readings.error is not None:
+            raise StateError(
+                f"the readings topic {readings_topic} does not exist: create it with "
+                "`telemetry topics --config ...`"
+            )
+        want = len(readings.partitions)
+        changelog = metadata.topics.get(topic)
+        if changelog is None or changelog.error is not None:
+            new = NewTopic(
+                topic,
+                num_partitions=want,
+                replication_factor=replication_factor,
+                config=CHANGELOG_CONFIG,
+            )
+            future = admin.create_topics([new], operation_timeout=timeout)[topic]
+            try:
+                future.result(timeout=timeout + 5)
+                logger.info("created the changelog %s: %d partitions, compacted", topic, want)
+            except KafkaException as exc:
+                if "TOPIC_ALREADY_EXISTS" not in str(exc):  # another member was first
+                    raise
+            return
+    except KafkaException as exc:
+        raise StateError(f"cannot prepare the changelog topic {topic}: {exc}") from None
+    have = len(changelog.partitions)
+    if have != want:
+        raise ConfigError(
+            f"topics.changelog: {topic} has {have} partitions but {readings_topic} has "
+            f"{want}; partition p's state must live in changelog partition p (recreate the "
+            "changelog, or point topics.changelog at a new topic)"
+        )
+
+
+def read_changelog(
+    config: Mapping[str, Any], topic: str, partitions: Sequence[int], timeout: float
+) -> dict[int, Latest]:
+    """The latest record of every key in each of ``partitions``, read to the partition's end.
+
+    Later records of a key replace earlier ones, as compaction would. Raises StateError when
+    a partition cannot be read to its end within ``timeout``.
+    """
+    latest: dict[int, Latest] = {p: {} for p in partitions}
+    if not partitions:
+        return latest
+    consumer = Consumer(
+        {
+            **config,
+            "group.id": f"{topic}.restore",  # never joins or commits: assign() only
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+            "auto.offset.reset": "earliest",
+            "fetch.queue.backoff.ms": 1,
+        },
+        logger=logger,
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        ends: dict[int, int] = {}
+        for p in partitions:
+            low, high = consumer.get_watermark_offsets(
+                TopicPartition(topic, p), timeout=max(1.0, deadline - time.monotonic())
+            )
+            if high > low:
+                ends[p] = high
+        if ends:
+            consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
+            _read_to_ends(
+                consumer,
+                topic=topic,
+                ends=ends,
+                latest=latest,
+                deadline=deadline,
+                timeout=timeout,
+            )
+    except KafkaException as exc:
+        raise StateError(f"reading the changelog {topic} failed: {exc}") from None
+    finally:
+        consumer.close()
+    return latest
+
+
+def _read_to_ends(
+    consumer: Consumer,
+    *,
+    topic: str,
+    ends: dict[int, int],
+    latest: dict[int, Latest],
+    deadline: float,
+    timeout: float,
+) -> None:
+    while ends:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise StateError(
+                f"restoring {topic} partition(s) {sorted(ends)} did not reach the end "
+                f"within {timeout:g} s"
+            )
+        for message in consumer.consume(num_messages=10_000, timeout=min(left, 0.5)):
+            p: Any = message.partition()
+            error = message.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    ends.pop(p, None)
+                elif error.fatal():
+                    raise StateError(f"reading the changelog {topic}[{p}] failed: {error}")
+                continue
+            key = message.key()
+            if key is not None:
+                headers: Any = message.headers()  # consumed headers are a list of pairs
+                latest[p][bytes(key)] = (message.value(), headers)
+            offset: Any = message.offset()
+            if offset + 1 >= ends.get(p, 0):
+                ends.pop(p, None)
