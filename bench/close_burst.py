@@ -16,11 +16,10 @@ import time
 from prometheus_client import CollectorRegistry
 
 from bench.w1 import DEVICE_IDS, RAISE_AT, SENSORS, T0, WINDOW_MS, rule_name
-from telemetry.aggregate import Aggregator
+from telemetry.aggregate import Aggregate, Aggregator
 from telemetry.aggregate._aggregator import CLOSE_BUDGET
 from telemetry.codec import LocalSchemaSource, Reading, output_encoder
 from telemetry.decode import DecodeEvent, ReadingEvent
-from telemetry.aggregate import Aggregate
 from telemetry.kafka import PartitionOffsets
 from telemetry.rules import ThresholdRule
 from telemetry.windows import Tumbling
