@@ -33,18 +33,8 @@ from collections.abc import Callable, Mapping, Sequence
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from telemetry.aggregate._partition import PartitionState
-from telemetry.aggregate._snapshot import (
-    COVERS_HEADER,
-    MARKER_KEY,
-    decode,
-    encode,
-    key_record,
-    marker_record,
-    restore_key,
-    restore_marker,
-    state_key,
-)
-from telemetry.kafka import Ack, Headers, PartitionOffsets
+from telemetry.aggregate._snapshot import apply, delta
+from telemetry.kafka import Ack, PartitionOffsets
 from telemetry.kafka._changelog import ChangelogRecord, ChangelogWriter, Latest
 
 logger = logging.getLogger("telemetry.state")
@@ -147,34 +137,20 @@ class Checkpointer:
         started = time.monotonic()
         restored = self._read([tracker.partition for tracker, _ in partitions])
         for tracker, state in partitions:
-            records = dict(restored.get(tracker.partition, {}))
-            marker = records.pop(MARKER_KEY, None)
-            keys = []
-            replay_until = 0
-            for value, _ in records.values():
-                if value is None:
-                    continue  # a tombstone: the key was evicted
-                covers, _, body = decode(value)
-                keys.append(restore_key(state, covers, body))
-                replay_until = max(replay_until, covers)
-            if marker is not None and marker[0] is not None:
-                covers, _, body = decode(marker[0])
-                restore_marker(state, covers, body)
+            keys, covers = apply(state, restored.get(tracker.partition, {}), self.ttl_ms)
+            if covers is not None:
                 tracker.start = covers
                 tracker.durable = covers
-            state.replay_until = replay_until
-            if self.ttl_ms is not None:
-                state.file(keys, self.ttl_ms)
             tracker.checkpointed = True
             self._chains[tracker] = _Chain(tracker, state)
-            self.metrics.restored_keys.inc(len(keys))
+            self.metrics.restored_keys.inc(keys)
             logger.info(
                 "restored %s[%d]: %d keys, resuming at offset %s, watermark %s",
                 self.writer.topic,
                 tracker.partition,
-                len(keys),
-                "committed" if tracker.start is None else tracker.start,
-                None if marker is None else state.watermark,
+                keys,
+                "committed" if covers is None else covers,
+                None if covers is None else state.watermark,
             )
         self.metrics.restore_seconds.observe(time.monotonic() - started)
 
@@ -227,17 +203,10 @@ class Checkpointer:
             return  # nothing applied yet: nothing to cover
         if not state.dirty and state.position == chain.covers and state.clock == chain.clock:
             return
-        changed, evicted = state.take_changes(self.ttl_ms)
-        covers = state.position
-        records: list[ChangelogRecord] = [
-            (state_key(k.device, k.sensor), encode(covers, key_record(state, k)), None)
-            for k in changed
-        ]
+        records, evicted = delta(state, self.ttl_ms)
         if evicted:
-            header: Headers = [(COVERS_HEADER, str(covers).encode())]
-            records.extend((state_key(k.device, k.sensor), None, header) for k in evicted)
-            self.metrics.evicted.inc(len(evicted))
-        records.append((MARKER_KEY, encode(covers, marker_record(state), marker=True), None))
+            self.metrics.evicted.inc(evicted)
+        covers = state.position
         epoch = chain.current
         epoch.covers = covers
         epoch.records = records

@@ -21,6 +21,8 @@ from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from telemetry.aggregate._partition import PartitionState, _Key
 from telemetry.codec._schemas import SCHEMA_DIR, load_schema_file
 from telemetry.errors import StateError
+from telemetry.kafka import Headers
+from telemetry.kafka._changelog import ChangelogRecord, Latest
 from telemetry.rules import RateState, ThresholdState
 from telemetry.windows import Accumulator
 
@@ -54,11 +56,62 @@ def decode(value: bytes) -> tuple[int, str, dict[str, Any]]:
     if not value or value[0] != FORMAT_V1:
         found = value[0] if value else None
         raise StateError(f"changelog record in an unknown format (format byte {found})")
+    # Record names only where a union has two records (the body), not for nullable sketches.
     record: Any = schemaless_reader(
-        io.BytesIO(value[1:]), _SCHEMA, _SCHEMA, return_record_name=True
+        io.BytesIO(value[1:]),
+        _SCHEMA,
+        _SCHEMA,
+        return_record_name=True,
+        return_record_name_override=True,
     )
     name, body = record["body"]
     return int(record["covers"]), "marker" if name == _CHECKPOINT else "key", body
+
+
+# -- a checkpoint and a restore, whole ---------------------------------------------------------
+
+
+def delta(state: PartitionState, ttl_ms: int | None) -> tuple[list[ChangelogRecord], int]:
+    """The records of one checkpoint of ``state`` (it must have a position): the keys changed
+    since the last one, tombstones for the keys the TTL evicts now, and last the marker.
+    Returns the records and the number of evicted keys."""
+    covers = state.position
+    assert covers is not None  # noqa: S101 - the caller checks
+    changed, evicted = state.take_changes(ttl_ms)
+    records: list[ChangelogRecord] = [
+        (state_key(k.device, k.sensor), encode(covers, key_record(state, k)), None) for k in changed
+    ]
+    if evicted:
+        header: Headers = [(COVERS_HEADER, str(covers).encode())]
+        records.extend((state_key(k.device, k.sensor), None, header) for k in evicted)
+    records.append((MARKER_KEY, encode(covers, marker_record(state), marker=True), None))
+    return records, len(evicted)
+
+
+def apply(state: PartitionState, latest: Latest, ttl_ms: int | None) -> tuple[int, int | None]:
+    """Rebuild ``state`` (freshly opened) from the latest changelog record of every key.
+
+    Returns the number of keys restored and the marker's offset (None without a marker: the
+    input then resumes at the committed offset, and keys still skip what they cover).
+    """
+    records = dict(latest)
+    marker = records.pop(MARKER_KEY, None)
+    keys = []
+    replay_until = 0
+    for value, _ in records.values():
+        if value is None:
+            continue  # a tombstone: the key was evicted
+        covers, _, body = decode(value)
+        keys.append(restore_key(state, covers, body))
+        replay_until = max(replay_until, covers)
+    state.replay_until = replay_until
+    if ttl_ms is not None:
+        state.file(keys, ttl_ms)
+    if marker is None or marker[0] is None:
+        return len(keys), None
+    covers, _, body = decode(marker[0])
+    restore_marker(state, covers, body)
+    return len(keys), covers
 
 
 # -- state -> records ------------------------------------------------------------------------

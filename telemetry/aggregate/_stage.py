@@ -89,6 +89,7 @@ class Aggregate(Processor[DecodeEvent, Output]):
         self._topic = {ROLLUP: rollups_topic, ALERT: alerts_topic, LATE: late_topic}
         self.metrics = AggregateMetrics(registry)
         self._lag_labels: set[str] = set()
+        self._last_tick: float | None = None
 
     # -- partitions (source listeners) --------------------------------------------------------
 
@@ -183,9 +184,16 @@ class Aggregate(Processor[DecodeEvent, Output]):
 
     def on_tick(self, now: float) -> list[Output]:
         aggregator = self.aggregator
+        # A process that did not run (stopped, starved, a long pause) cannot tell quiet input
+        # from input it never fetched: after such a gap no partition counts as idle. Else a
+        # member frozen past its session would wake up, see every device silent and close its
+        # windows early, for partitions another member already owns.
+        interval = aggregator.tick_interval or 1.0
+        stalled = self._last_tick is not None and now - self._last_tick > 2 * interval
+        self._last_tick = now
         for tracker in aggregator.partitions:
             # Quiet is not idle: a partition with data still to fetch keeps its clock.
-            if isinstance(tracker, PartitionOffsets) and not tracker.caught_up():
+            if stalled or (isinstance(tracker, PartitionOffsets) and not tracker.caught_up()):
                 aggregator.touch(tracker, now)
         emitted = aggregator.on_tick(now)
         wall = time.time()

@@ -1,0 +1,175 @@
+"""Durable state under faults, on the real broker, against an exact oracle.
+
+Two ``telemetry run`` workers share a group while an out-of-order fleet with quiet devices
+streams in (:mod:`tests.integration.fleet_oracle`). One worker is SIGKILLed at 75 %, or a second
+one joins halfway, or one is frozen past its session; then every closable window must be
+published with the oracle's values (a duplicate only with identical values), and every alert
+that was due must be raised.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from confluent_kafka.admin import AdminClient
+
+from telemetry.cli import ensure_topics
+from telemetry.config import load_config
+from tests.integration.fleet_oracle import (
+    FleetShape,
+    Reading,
+    compare,
+    expected_alerts,
+    expected_rollups,
+    fleet,
+)
+from tests.integration.workers import Feeder, Worker, read_outputs, wait_for, worker_config
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+
+PARTITIONS = 6
+RATE = 20_000.0
+
+
+@pytest.fixture
+def scenario(
+    tmp_path: Path, kafka_bootstrap: str, unique_name: Callable[[str], str]
+) -> Iterator[tuple[Path, str]]:
+    prefix = unique_name("state")
+    config = worker_config(
+        tmp_path / "config.yaml", bootstrap=kafka_bootstrap, prefix=prefix, partitions=PARTITIONS
+    )
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    assert ensure_topics(admin, load_config(config), create=True, out=lambda _: None)
+    yield config, prefix
+    names = [f"{prefix}.{t}" for t in ("readings", "rollups", "alerts", "deadletter")]
+    names.append(f"{prefix}-state-changelog")
+    for future in admin.delete_topics(names, operation_timeout=30).values():
+        with contextlib.suppress(Exception):
+            future.result(timeout=30)
+
+
+def _complete(bootstrap: str, prefix: str, readings: list[Reading], timeout: float) -> dict[str, Any]:
+    """Read the outputs until every expected rollup and alert is there (or ``timeout``)."""
+    want_rollups = len(expected_rollups(readings))
+    want_alerts = len(expected_alerts(readings))
+    deadline = time.monotonic() + timeout
+    while True:
+        out = read_outputs(bootstrap, [f"{prefix}.rollups", f"{prefix}.alerts"], PARTITIONS)
+        rollups, alerts = out[f"{prefix}.rollups"], out[f"{prefix}.alerts"]
+        report = compare(rollups, alerts, readings)
+        done = (
+            report["missing_rollups_n"] == 0 and report["missing_alerts_n"] == 0
+        ) or time.monotonic() > deadline
+        if done:
+            report["rollups_read"] = len(rollups)
+            report["alerts_read"] = len(alerts)
+            assert report["expected_rollups"] == want_rollups
+            assert report["expected_alerts"] == want_alerts
+            return report
+        time.sleep(2.0)
+
+
+def _assert_exact(report: dict[str, Any]) -> None:
+    failures = {
+        k: report[k]
+        for k in (
+            "missing_rollups",
+            "unexpected_rollups",
+            "wrong_values",
+            "republished_differently",
+            "missing_alerts",
+            "unexpected_alerts",
+        )
+        if report[k]
+    }
+    assert not failures, failures
+
+
+def _both_assigned(a: Worker, b: Worker) -> bool:
+    x, y = a.assigned(), b.assigned()
+    return x > 0 and y > 0 and x + y == PARTITIONS
+
+
+def test_sigkill_of_one_of_two_workers_loses_and_changes_nothing(
+    scenario: tuple[Path, str], kafka_bootstrap: str
+) -> None:
+    config, prefix = scenario
+    readings = fleet(FleetShape())
+    a = Worker("a", config).start()
+    b = Worker("b", config).start()
+    try:
+        wait_for(lambda: _both_assigned(a, b), 60, "both workers to share the partitions")
+        feeder = Feeder(kafka_bootstrap, f"{prefix}.readings", readings, RATE).start()
+        wait_for(lambda: feeder.produced >= len(readings) * 3 // 4, 60, "75 % of the input")
+        a.kill()
+        killed = time.monotonic()
+        took_over = wait_for(lambda: b.assigned() == PARTITIONS, 60, "b to take a's partitions")
+        wait_for(lambda: len(b.logged("restored")) >= PARTITIONS, 30, "b to restore them")
+        print(f"kill -> b owns every partition: {took_over:.1f} s")  # noqa: T201
+        feeder.join(60)
+        report = _complete(kafka_bootstrap, prefix, readings, timeout=90)
+        print(f"after kill: {time.monotonic() - killed:.1f} s, {report}")  # noqa: T201
+    finally:
+        b.stop()
+        a.stop()
+    _assert_exact(report)
+    assert took_over < 6.0 + 10.0  # the session timeout, then a rebalance
+
+
+def test_a_second_worker_joining_republishes_nothing_differently(
+    scenario: tuple[Path, str], kafka_bootstrap: str
+) -> None:
+    config, prefix = scenario
+    readings = fleet(FleetShape())
+    a = Worker("a", config).start()
+    b: Worker | None = None
+    try:
+        wait_for(lambda: a.assigned() == PARTITIONS, 60, "a to own every partition")
+        feeder = Feeder(kafka_bootstrap, f"{prefix}.readings", readings, RATE).start()
+        wait_for(lambda: feeder.produced >= len(readings) // 2, 60, "half of the input")
+        b = Worker("b", config).start()
+        joined = b
+        wait_for(lambda: _both_assigned(a, joined), 60, "b to join")
+        wait_for(lambda: bool(joined.logged("restored")), 30, "b to restore its partitions")
+        restored = [e for e in b.logged("restored") if ": 0 keys" not in e["message"]]
+        assert restored, ("b took partitions over without their state", b.logged("restored"))
+        feeder.join(60)
+        report = _complete(kafka_bootstrap, prefix, readings, timeout=90)
+    finally:
+        if b is not None:
+            b.stop()
+        a.stop()
+    _assert_exact(report)
+
+
+def test_a_frozen_worker_loses_its_partitions_and_publishes_nothing_wrong(
+    scenario: tuple[Path, str], kafka_bootstrap: str
+) -> None:
+    """SIGSTOP past the session timeout: the other worker takes over; on SIGCONT the frozen
+    one finds its partitions lost and drops their state instead of publishing from it."""
+    config, prefix = scenario
+    readings = fleet(FleetShape())
+    a = Worker("a", config).start()
+    b = Worker("b", config).start()
+    try:
+        wait_for(lambda: _both_assigned(a, b), 60, "both workers to share the partitions")
+        feeder = Feeder(kafka_bootstrap, f"{prefix}.readings", readings, RATE).start()
+        wait_for(lambda: feeder.produced >= len(readings) // 2, 60, "half of the input")
+        assert a.proc is not None
+        a.proc.send_signal(signal.SIGSTOP)
+        wait_for(lambda: b.assigned() == PARTITIONS, 60, "b to take a's partitions")
+        a.proc.send_signal(signal.SIGCONT)
+        wait_for(lambda: bool(a.logged("lost")), 30, "a to notice its partitions are lost")
+        feeder.join(60)
+        report = _complete(kafka_bootstrap, prefix, readings, timeout=90)
+    finally:
+        b.stop()
+        a.stop()
+    _assert_exact(report)

@@ -1,0 +1,251 @@
+"""``telemetry run`` worker processes for fault scenarios: start, watch, kill, and read what
+the group published."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.request import urlopen
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from telemetry.codec import Encoder, LocalSchemaSource, RecordDecoder
+from tests.integration.fleet_oracle import LATENESS_MS, OVERHEAT, SILENT, Reading
+
+TELEMETRY = [sys.executable, "-m", "telemetry", "run"]
+
+
+def worker_config(
+    path: Path,
+    *,
+    bootstrap: str,
+    prefix: str,
+    partitions: int,
+    extra: str = "",
+) -> Path:
+    """A config for the fleet of :mod:`tests.integration.fleet_oracle` (windows, rules)."""
+    path.write_text(
+        textwrap.dedent(
+            f"""
+            kafka: {{bootstrap_servers: "{bootstrap}"}}
+            topics:
+              readings: {prefix}.readings
+              rollups: {prefix}.rollups
+              alerts: {prefix}.alerts
+              deadletter: {prefix}.deadletter
+              partitions: {partitions}
+              retention_ms: 3600000
+            processing:
+              group_id: {prefix}
+              windows:
+                - {{kind: tumbling, size_ms: 2000}}
+                - {{kind: hopping, size_ms: 4000, advance_ms: 2000}}
+              rules:
+                - {{kind: threshold, name: {OVERHEAT.name}, sensor: temp,
+                    raise_at: {OVERHEAT.raise_at}, clear_at: {OVERHEAT.clear_at},
+                    debounce: {OVERHEAT.debounce}}}
+                - {{kind: silent, name: {SILENT.name}, sensor: temp, after_ms: {SILENT.after_ms},
+                    severity: {SILENT.severity}}}
+              allowed_lateness_ms: {LATENESS_MS}
+              idle_timeout_ms: 1000
+              max_past_ms: 630720000000
+              commit_interval_s: 0.5
+              session_timeout_ms: 6000
+              drain_timeout_s: 10
+            """
+        )
+        + textwrap.dedent(extra)
+        + "metrics: {port: 0}\nlog: {format: json, level: INFO}\n"
+    )
+    return path
+
+
+def _env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("TELEMETRY_")}
+
+
+@dataclass
+class Worker:
+    """One ``telemetry run`` process; its JSON log lines are collected as they come."""
+
+    name: str
+    config: Path
+    env: dict[str, str] = field(default_factory=dict)
+    proc: subprocess.Popen[str] | None = None
+    lines: list[dict[str, Any]] = field(default_factory=list)
+    url: str | None = None
+    reader: threading.Thread | None = None
+
+    def start(self) -> Worker:
+        self.proc = subprocess.Popen(
+            [*TELEMETRY, "--config", str(self.config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**_env(), **self.env},
+        )
+        self.reader = threading.Thread(target=self._read, name=f"{self.name}-log", daemon=True)
+        self.reader.start()
+        deadline = time.monotonic() + 60
+        while self.url is None and time.monotonic() < deadline and self.proc.poll() is None:
+            time.sleep(0.05)
+        assert self.url is not None, f"{self.name}: no metrics_url logged: {self.lines[-5:]}"
+        return self
+
+    def _read(self) -> None:
+        assert self.proc is not None
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                entry = {"message": line.rstrip()}
+            self.lines.append(entry)
+            if self.url is None and "metrics_url" in entry:
+                self.url = entry["metrics_url"]
+
+    def metric(self, name: str, labels: str = "") -> float:
+        assert self.url is not None
+        assert self.url.startswith("http://127.0.0.1:")
+        with urlopen(self.url, timeout=5) as response:  # noqa: S310 - local http, checked
+            body = response.read().decode()
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in body.splitlines()
+            if line.startswith(name + labels) and not line.startswith("#")
+        )
+
+    def assigned(self) -> int:
+        return int(self.metric("telemetry_kafka_assigned_partitions"))
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+        self._close()
+
+    def _close(self) -> None:
+        # The process is gone: its log pipe ends, the reader finishes, the pipe is closed.
+        if self.reader is not None:
+            self.reader.join(10)
+        if self.proc is not None and self.proc.stderr is not None:
+            self.proc.stderr.close()
+
+    def stop(self, timeout: float = 30.0) -> int | None:
+        """SIGTERM (drain and commit); SIGKILL if it does not exit within ``timeout``."""
+        proc = self.proc
+        if proc is None:
+            return None
+        code: int | None = proc.poll()
+        if code is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                code = proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+                code = None
+        self._close()
+        return code
+
+    def logged(self, fragment: str) -> list[dict[str, Any]]:
+        return [e for e in self.lines if fragment in str(e.get("message", ""))]
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> float:
+    """Poll ``condition`` until it holds; returns the seconds it took."""
+    started = time.monotonic()
+    while not condition():
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.1)
+    return time.monotonic() - started
+
+
+class Feeder:
+    """Produces readings at a steady rate from a thread; ``sent`` counts delivered ones."""
+
+    def __init__(self, bootstrap: str, topic: str, readings: list[Reading], rate: float) -> None:
+        self.producer = Producer(
+            {"bootstrap.servers": bootstrap, "linger.ms": 5, "enable.idempotence": True}
+        )
+        self.topic = topic
+        self.readings = readings
+        self.rate = rate
+        self.produced = 0
+        self._encoder = Encoder(LocalSchemaSource().schema_ids)
+        self._thread = threading.Thread(target=self._run, name="feeder", daemon=True)
+
+    def start(self) -> Feeder:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        started = time.monotonic()
+        for i, reading in enumerate(self.readings):
+            due = started + i / self.rate
+            delay = due - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            value = self._encoder.encode(2, reading)
+            while True:
+                try:
+                    self.producer.produce(self.topic, value, reading["device_id"])
+                    break
+                except BufferError:
+                    self.producer.poll(0.05)
+            self.produced = i + 1
+            if i % 1000 == 0:
+                self.producer.poll(0)
+        self.producer.flush(60)
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+        assert not self._thread.is_alive(), "the feeder did not finish"
+
+
+def read_outputs(
+    bootstrap: str, topics: Iterable[str], partitions: int, settle: float = 3.0
+) -> dict[str, list[Reading]]:
+    """Everything published to ``topics`` so far, decoded (read until ``settle`` s of quiet)."""
+    decoder = RecordDecoder(LocalSchemaSource())
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": "oracle-reader",
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed",
+        }
+    )
+    out: dict[str, list[Reading]] = {}
+    try:
+        for topic in topics:
+            consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+            ends = {
+                p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                for p in range(partitions)
+            }
+            rows: list[Reading] = []
+            positions = dict.fromkeys(ends, 0)
+            deadline = time.monotonic() + 60
+            while any(positions[p] < ends[p] for p in ends) and time.monotonic() < deadline:
+                for message in consumer.consume(num_messages=5_000, timeout=settle / 3):
+                    assert message.error() is None, message.error()
+                    rows.append(decoder.decode(message.value() or b"")[1])
+                    p: Any = message.partition()
+                    positions[p] = (message.offset() or 0) + 1
+            out[topic] = rows
+            consumer.unassign()
+    finally:
+        consumer.close()
+    return out
