@@ -55,7 +55,9 @@ def scenario(
             future.result(timeout=30)
 
 
-def _complete(bootstrap: str, prefix: str, readings: list[Reading], timeout: float) -> dict[str, Any]:
+def _complete(
+    bootstrap: str, prefix: str, readings: list[Reading], timeout: float
+) -> dict[str, Any]:
     """Read the outputs until every expected rollup and alert is there (or ``timeout``)."""
     want_rollups = len(expected_rollups(readings))
     want_alerts = len(expected_alerts(readings))
