@@ -330,17 +330,10 @@ class PartitionState:
         bucket.append((key, start))
 
     def _new_key(self, device: str, sensor: str, ts: int, value: float) -> _Key:
-        key = _Key(device, sensor, len(self.fixed), len(self.sessions))
-        for rule in self.rules:
-            if not matches(rule, device, sensor):
-                continue
-            if isinstance(rule, ThresholdRule):
-                key.rules.append(ThresholdState(rule))
-            elif isinstance(rule, RateOfChangeRule):
-                key.rules.append(RateState(rule))
-            elif isinstance(rule, SilentRule):
-                key.silent.append(SilentState(rule, ts, value))
-        self.keys[device, sensor] = key
+        key = self.new_key(device, sensor)
+        for st in key.silent:  # silence is timed from the key's first reading
+            st.last_ts = ts
+            st.last_value = value
         self.arm(key)
         return key
 
