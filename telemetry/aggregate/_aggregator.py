@@ -72,6 +72,10 @@ class Aggregator(Processor[Event, Emitted]):
         self._clock = clock
         self._parts: dict[Hashable, PartitionState] = {}
         self.close_budget = close_budget
+        # Windows a reading can open: a hopping spec opens size / advance of them at once.
+        self._opens_per_reading = sum(
+            -(-w.size_ms // w.advance_ms) if isinstance(w, Hopping) else 1 for w in self.windows
+        )
         self.unassigned_total = 0
         self._late_closed = 0  # late readings of partitions closed since
 
@@ -140,8 +144,9 @@ class Aggregator(Processor[Event, Emitted]):
             return out
         now = self._clock()
         parts = self._parts
-        # At least as many windows closed as readings fed: closing never falls behind input.
-        budget: int | None = max(self.close_budget, n)
+        # At least as many windows closed as the readings could open: closing never falls
+        # behind input, not even when every reading is a new device's first.
+        budget: int | None = max(self.close_budget, n * self._opens_per_reading)
         i = 0
         while i < n:
             p = events[i][0]

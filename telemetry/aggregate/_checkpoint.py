@@ -30,7 +30,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from telemetry.aggregate._partition import PartitionState
 from telemetry.aggregate._snapshot import apply, delta
@@ -58,7 +58,7 @@ class Epoch(Ack):
 class _Chain:
     """The epochs of one assigned partition: the current one, then those cut and unwritten."""
 
-    __slots__ = ("clock", "covers", "current", "pending", "state", "tracker")
+    __slots__ = ("clock", "covers", "current", "failed", "pending", "state", "tracker")
 
     def __init__(self, tracker: PartitionOffsets, state: PartitionState) -> None:
         self.tracker = tracker
@@ -67,6 +67,8 @@ class _Chain:
         self.pending: deque[Epoch] = deque()
         self.covers = state.position
         self.clock = state.clock
+        # A pass failed halfway: the state holds part of a batch, so it is never cut again.
+        self.failed = False
 
 
 class StateMetrics:
@@ -91,6 +93,11 @@ class StateMetrics:
         self.evicted = Counter(
             "telemetry_state_evicted_keys",
             "Keys evicted after processing.state_ttl_ms without a reading",
+            registry=registry,
+        )
+        self.keys = Gauge(
+            "telemetry_state_keys",
+            "(device, sensor) keys held in the state of the assigned partitions",
             registry=registry,
         )
         self.checkpoints = Counter(
@@ -153,6 +160,7 @@ class Checkpointer:
                 None if covers is None else state.watermark,
             )
         self.metrics.restore_seconds.observe(time.monotonic() - started)
+        self._count_keys()
 
     def cut(self, partitions: Sequence[PartitionOffsets]) -> None:
         """Cut an epoch now for ``partitions`` (before a revoke writes what it can)."""
@@ -172,11 +180,22 @@ class Checkpointer:
             logger.warning(
                 "changelog writes of a revoked partition still in flight after %gs", timeout
             )
+        self._count_keys()
+
+    def fail(self) -> None:
+        """An aggregation pass raised halfway: no state of any partition may be cut from now
+        on. A cut would cover readings only partly applied, and the next owner, replaying
+        from the marker, would skip (lose) or count twice what the pass did half. Epochs cut
+        before the failure are whole and are still written once their outputs are delivered.
+        """
+        for chain in self._chains.values():
+            chain.failed = True
 
     def drop(self, partitions: Sequence[PartitionOffsets]) -> None:
         """On loss: forget the partitions without writing anything."""
         for tracker in partitions:
             self._chains.pop(tracker, None)
+        self._count_keys()
 
     # -- the cycle ----------------------------------------------------------------------------
 
@@ -192,15 +211,19 @@ class Checkpointer:
             self._next_cut = now + self.interval
             for chain in chains:
                 self._cut(chain)
+            self._count_keys()
         for chain in chains:
             if chain.pending and not chain.pending[0].pending:
                 self._write_ready(chain)
         self.writer.poll(0)
 
+    def _count_keys(self) -> None:
+        self.metrics.keys.set(sum(len(chain.state.keys) for chain in self._chains.values()))
+
     def _cut(self, chain: _Chain) -> None:
         state = chain.state
-        if state.position is None:
-            return  # nothing applied yet: nothing to cover
+        if state.position is None or chain.failed:
+            return  # nothing applied yet (nothing to cover), or not to be trusted
         if not state.dirty and state.position == chain.covers and state.clock == chain.clock:
             return
         records, evicted = delta(state, self.ttl_ms)

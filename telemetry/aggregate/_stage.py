@@ -16,7 +16,9 @@ checkpoint covers. Without one, offsets stay honest in memory only:
   never passes a window that was still open.
 
 A failure inside the aggregation escalates (the process exits and its partitions are restored
-elsewhere): a batch half applied to the state must never be fed again.
+elsewhere): a batch half applied to the state must never be fed again, and the state it left
+is never checkpointed (:meth:`Checkpointer.fail`): the next owner restores the last whole
+checkpoint and replays from its marker.
 """
 
 from __future__ import annotations
@@ -141,6 +143,26 @@ class Aggregate(Processor[DecodeEvent, Output]):
     # -- stage callbacks ----------------------------------------------------------------------
 
     def process(self, events: list[DecodeEvent]) -> list[Output]:
+        try:
+            return self._process(events)
+        except BaseException:
+            self._failed()
+            raise
+
+    def on_tick(self, now: float) -> list[Output]:
+        try:
+            return self._on_tick(now)
+        except BaseException:
+            self._failed()
+            raise
+
+    def _failed(self) -> None:
+        """Whatever raised, the state may hold part of a pass (and its outputs are lost): it
+        must never be checkpointed; the supervisor escalates."""
+        if self.checkpointer is not None:
+            self.checkpointer.fail()
+
+    def _process(self, events: list[DecodeEvent]) -> list[Output]:
         started = time.time()
         # Reading events are (offsets, offset, reading) tuples: the aggregator's own input.
         outputs: list[Output] = [e for e in events if type(e) is Output]  # dead letters
@@ -182,7 +204,7 @@ class Aggregate(Processor[DecodeEvent, Output]):
             epoch.pending += 1
             state.advance(out.offset)
 
-    def on_tick(self, now: float) -> list[Output]:
+    def _on_tick(self, now: float) -> list[Output]:
         aggregator = self.aggregator
         # A process that did not run (stopped, starved, a long pause) cannot tell quiet input
         # from input it never fetched: after such a gap no partition counts as idle. Else a

@@ -55,6 +55,14 @@ EXPORTED_METRICS: Final[Mapping[str, MetricSpec]] = MappingProxyType(
         "telemetry_rollups_total": _spec("counter", "window"),
         "telemetry_alerts_total": _spec("counter", "rule", "state"),
         "telemetry_late_events_total": _spec("counter"),
+        # durable state (the changelog)
+        "telemetry_state_restore_seconds": _spec("histogram"),
+        "telemetry_state_restored_keys_total": _spec("counter"),
+        "telemetry_state_changelog_records_total": _spec("counter"),
+        "telemetry_state_changelog_bytes_total": _spec("counter"),
+        "telemetry_state_evicted_keys_total": _spec("counter"),
+        "telemetry_state_checkpoints_total": _spec("counter"),
+        "telemetry_state_keys": _spec("gauge"),
     }
 )
 

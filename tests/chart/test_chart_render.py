@@ -23,10 +23,15 @@ from tests.chart.conftest import (
     Render,
     by_kind,
     one,
+    values_args,
     values_of,
 )
 
 FULLNAME = f"{RELEASE}-telemetry"
+POD_NAME = f"{FULLNAME}-6d8f9c7b5-x2k4q"
+"""What the downward API's ``metadata.name`` resolves to in these tests."""
+INSTANCE_ID_ENV = "TELEMETRY_PROCESSING__INSTANCE_ID"
+STATIC_MEMBERSHIP = ("--set", "staticMembership.enabled=true")
 SELECTOR = {"app.kubernetes.io/name": "telemetry", "app.kubernetes.io/instance": RELEASE}
 CRDS = {"ServiceMonitor", "PrometheusRule", "ScaledObject", "TriggerAuthentication"}
 # The chart's kubeVersion floor and the newest schemas kubernetes-validate ships.
@@ -86,6 +91,51 @@ def config_map(manifests: list[Manifest]) -> Manifest:
     ]
     assert len(found) == 1
     return found[0]
+
+
+def pod_env(main: dict[str, Any]) -> dict[str, str]:
+    """The container's env as the process sees it (secrets as ``secret:<name>/<key>``)."""
+    env: dict[str, str] = {}
+    for var in main.get("env", []):
+        if "value" in var:
+            env[var["name"]] = var["value"]
+        elif "secretKeyRef" in var["valueFrom"]:
+            ref = var["valueFrom"]["secretKeyRef"]
+            env[var["name"]] = f"secret:{ref['name']}/{ref['key']}"
+        else:
+            assert var["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}, var
+            env[var["name"]] = POD_NAME
+    return env
+
+
+def chart_for_notes(source: Path, tmp_path: Path) -> Path:
+    """A copy of the chart that renders NOTES.txt as a ConfigMap (``helm template`` omits it)."""
+    chart = tmp_path / "telemetry"
+    shutil.copytree(source, chart)
+    shutil.copy(chart / "templates" / "NOTES.txt", chart / "notes.txt")
+    (chart / "templates" / "notes-check.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\n"
+        'data:\n  notes: {{ tpl (.Files.Get "notes.txt") . | toJson }}\n'
+    )
+    return chart
+
+
+def render_notes(helm: str, chart: Path, *args: str) -> str:
+    out = run_ok(
+        [
+            helm,
+            "template",
+            RELEASE,
+            str(chart),
+            "--namespace",
+            NAMESPACE,
+            "--show-only",
+            "templates/notes-check.yaml",
+            *args,
+        ]
+    )
+    notes: str = yaml.safe_load(out)["data"]["notes"]
+    return notes
 
 
 def test_every_scenario_is_covered() -> None:
@@ -214,14 +264,7 @@ def test_config_loads_with_the_processor_loader_and_the_rendered_env(
     """The rendered file and env vars are what ``telemetry run`` accepts (names and types)."""
     path = tmp_path / "config.yaml"
     path.write_text(config_map(manifests)["data"]["config.yaml"])
-    env: dict[str, str] = {}
-    for var in container(manifests).get("env", []):
-        if "value" in var:
-            env[var["name"]] = var["value"]
-        else:
-            ref = var["valueFrom"]["secretKeyRef"]
-            env[var["name"]] = f"secret:{ref['name']}/{ref['key']}"
-    config = load_config(path, env=env)
+    config = load_config(path, env=pod_env(container(manifests)))
     values = values_of(scenario)["config"]
     assert config.metrics.port == container(manifests)["ports"][0]["containerPort"]
     assert config.metrics.host == "0.0.0.0"  # noqa: S104  # the pod must listen on its IP
@@ -271,6 +314,58 @@ def test_sasl_credentials_come_from_the_existing_secret(
             "secretKeyRef": {"name": sasl["existingSecret"], "key": key}
         }
     assert not by_kind(manifests, "Secret"), "the chart never creates the Secret"
+
+
+def test_static_membership_is_off_by_default(manifests: list[Manifest], scenario: str) -> None:
+    assert values_of("default")["staticMembership"]["enabled"] is False
+    env = {var["name"]: var for var in container(manifests).get("env", [])}
+    if values_of(scenario)["staticMembership"]["enabled"]:
+        assert env[INSTANCE_ID_ENV]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+        return
+    assert INSTANCE_ID_ENV not in env
+    assert "fieldRef" not in yaml.safe_dump_all(manifests)
+    assert load_config(None, env=pod_env(container(manifests))).processing.instance_id is None
+
+
+def test_static_membership_sets_the_instance_id_from_the_pod_name(
+    manifests: list[Manifest], scenario: str, render: Render, tmp_path: Path
+) -> None:
+    enabled = render(*values_args(scenario), *STATIC_MEMBERSHIP)
+    main = container(enabled)
+    ours = [var for var in main["env"] if var["name"] == INSTANCE_ID_ENV]
+    assert ours == [
+        {"name": INSTANCE_ID_ENV, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}
+    ]
+    # The scenario's own env vars (SASL, extraEnv) are all still there.
+    before = [var for var in container(manifests).get("env", []) if var["name"] != INSTANCE_ID_ENV]
+    assert [var for var in main["env"] if var["name"] != INSTANCE_ID_ENV] == before
+    deployment = one(enabled, "Deployment")
+    for kube_version in KUBERNETES_VERSIONS:
+        kubernetes_validate.validate(deployment, kube_version, strict=True)
+    # Only the env var changes: the same ConfigMap, so the same checksum (no extra roll).
+    assert config_map(enabled) == config_map(manifests)
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    default_annotations = one(manifests, "Deployment")["spec"]["template"]["metadata"]
+    assert annotations == default_annotations["annotations"]
+    # The processor's loader turns the pod name into processing.instance_id (group.instance.id).
+    path = tmp_path / "config.yaml"
+    path.write_text(config_map(enabled)["data"]["config.yaml"])
+    config = load_config(path, env=pod_env(main))
+    assert config.processing.instance_id == POD_NAME
+    timeout = values_of(scenario)["config"]["processing"]["session_timeout_ms"]
+    assert config.processing.session_timeout_ms == timeout
+
+
+def test_values_session_timeout_is_the_processors_default() -> None:
+    default = load_config(None, env={}).processing.session_timeout_ms
+    assert values_of("default")["config"]["processing"]["session_timeout_ms"] == default
+
+
+def test_long_session_timeout_is_refused_only_with_static_membership(render: Render) -> None:
+    long_timeout = ("--set", "config.processing.session_timeout_ms=600000")
+    assert "session_timeout_ms: 600000" in config_map(render(*long_timeout))["data"]["config.yaml"]
+    at_bound = ("--set", "config.processing.session_timeout_ms=300000")
+    assert INSTANCE_ID_ENV in pod_env(container(render(*STATIC_MEMBERSHIP, *at_bound)))
 
 
 def test_replicas_belong_to_the_autoscaler_when_there_is_one(
@@ -433,6 +528,12 @@ def test_checksum_is_sha256_of_the_rendered_config_map(helm: str) -> None:
             ["--set", "podDisruptionBudget.minAvailable=1"],
             "only one of minAvailable and maxUnavailable",
         ),
+        (
+            [*STATIC_MEMBERSHIP, "--set", "config.processing.session_timeout_ms=300001"],
+            "session_timeout_ms <= 300000",
+        ),
+        (["--set", "config.processing.instance_id=telemetry-0"], "instance_id"),
+        (["--set", "config.processing.session_timeout_ms=45s"], "session_timeout_ms"),
     ],
     ids=[
         "hpa-and-keda",
@@ -443,6 +544,9 @@ def test_checksum_is_sha256_of_the_rendered_config_map(helm: str) -> None:
         "bad-pull-policy",
         "zero-partitions",
         "pdb-both-bounds",
+        "static-membership-long-session-timeout",
+        "instance-id-in-values",
+        "session-timeout-not-an-integer",
     ],
 )
 def test_bad_values_are_refused(helm: str, args: list[str], message: str) -> None:
@@ -453,33 +557,9 @@ def test_bad_values_are_refused(helm: str, args: list[str], message: str) -> Non
 
 def test_notes_render_for_every_scenario(helm: str, tmp_path: Path) -> None:
     """NOTES.txt as Helm renders it (``helm template`` omits it, so a copy renders it via tpl)."""
-    chart = tmp_path / "telemetry"
-    shutil.copytree(CHART, chart)
-    shutil.copy(chart / "templates" / "NOTES.txt", chart / "notes.txt")
-    (chart / "templates" / "notes-check.yaml").write_text(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\n"
-        'data:\n  notes: {{ tpl (.Files.Get "notes.txt") . | toJson }}\n'
-    )
+    chart = chart_for_notes(CHART, tmp_path)
     for scenario in SCENARIOS:
-        args = (
-            []
-            if scenario == "default"
-            else ["--values", str(chart / "ci" / f"{scenario}-values.yaml")]
-        )
-        out = run_ok(
-            [
-                helm,
-                "template",
-                RELEASE,
-                str(chart),
-                "--namespace",
-                NAMESPACE,
-                "--show-only",
-                "templates/notes-check.yaml",
-                *args,
-            ]
-        )
-        notes = yaml.safe_load(out)["data"]["notes"]
+        notes = render_notes(helm, chart, *values_args(scenario))
         values = values_of(scenario)
         assert f"{FULLNAME} is installed in namespace {NAMESPACE}" in notes, scenario
         assert f"port-forward svc/{FULLNAME} 9100:metrics" in notes, scenario
@@ -487,3 +567,19 @@ def test_notes_render_for_every_scenario(helm: str, tmp_path: Path) -> None:
         if values["keda"]["enabled"]:
             partitions = values["config"]["topics"]["partitions"]
             assert f"(capped at {partitions} partitions)" in notes, scenario
+
+
+def test_notes_explain_static_membership_when_enabled(helm: str, tmp_path: Path) -> None:
+    chart = chart_for_notes(CHART, tmp_path)
+    assert "Static membership" not in render_notes(helm, chart)
+    notes = render_notes(
+        helm, chart, *STATIC_MEMBERSHIP, "--set", "config.processing.session_timeout_ms=30000"
+    )
+    assert "group.instance.id = pod name" in notes
+    assert "its partitions wait config.processing.session_timeout_ms (30000 ms)" in notes
+    # Without the key (null drops it) the chart assumes what the processor then uses.
+    unset = ("--set", "config.processing.session_timeout_ms=null")
+    default = load_config(None, env={}).processing.session_timeout_ms
+    assert f"session_timeout_ms ({default} ms)" in render_notes(
+        helm, chart, *STATIC_MEMBERSHIP, *unset
+    )

@@ -9,18 +9,19 @@ that was due must be raised.
 
 from __future__ import annotations
 
-import contextlib
 import signal
+import threading
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka.admin import AdminClient
 
-from telemetry.cli import ensure_topics
+from telemetry.app import App
 from telemetry.config import load_config
+from telemetry.errors import StageError
+from telemetry.rules import Alert, ThresholdState
+from tests.integration.conftest import PARTITIONS, ScenarioFactory
 from tests.integration.fleet_oracle import (
     FleetShape,
     Reading,
@@ -29,30 +30,16 @@ from tests.integration.fleet_oracle import (
     expected_rollups,
     fleet,
 )
-from tests.integration.workers import Feeder, Worker, read_outputs, wait_for, worker_config
+from tests.integration.workers import Feeder, Worker, read_outputs, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
-PARTITIONS = 6
 RATE = 20_000.0
 
 
 @pytest.fixture
-def scenario(
-    tmp_path: Path, kafka_bootstrap: str, unique_name: Callable[[str], str]
-) -> Iterator[tuple[Path, str]]:
-    prefix = unique_name("state")
-    config = worker_config(
-        tmp_path / "config.yaml", bootstrap=kafka_bootstrap, prefix=prefix, partitions=PARTITIONS
-    )
-    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
-    assert ensure_topics(admin, load_config(config), create=True, out=lambda _: None)
-    yield config, prefix
-    names = [f"{prefix}.{t}" for t in ("readings", "rollups", "alerts", "deadletter")]
-    names.append(f"{prefix}-state-changelog")
-    for future in admin.delete_topics(names, operation_timeout=30).values():
-        with contextlib.suppress(Exception):
-            future.result(timeout=30)
+def scenario(make_scenario: ScenarioFactory) -> tuple[Path, str]:
+    return make_scenario()
 
 
 def _complete(
@@ -174,4 +161,60 @@ def test_a_frozen_worker_loses_its_partitions_and_publishes_nothing_wrong(
     finally:
         b.stop()
         a.stop()
+    _assert_exact(report)
+
+
+def test_a_failure_inside_aggregation_is_escalated_and_counts_nothing_twice(
+    scenario: tuple[Path, str], kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rule that raises halfway through a batch: the windows of the readings before it in
+    the batch are updated, the batch is not done. The stage escalates and the processor stops;
+    the state it left must not be checkpointed, so the next run restores the last whole
+    checkpoint and replays from its marker, counting nothing twice and losing nothing."""
+    config_path, prefix = scenario
+    config = load_config(config_path)
+    readings = fleet(FleetShape())
+    calls = [0]
+    fail_at = len(readings) // 2
+    feed = ThresholdState.feed
+
+    def failing_feed(
+        self: ThresholdState, device_id: str, sensor: str, ts: int, value: float
+    ) -> Alert | None:
+        calls[0] += 1
+        if calls[0] == fail_at:
+            raise RuntimeError("injected failure inside the aggregation stage")
+        return feed(self, device_id, sensor, ts, value)
+
+    monkeypatch.setattr(ThresholdState, "feed", failing_feed)
+    first = App(config)
+    failure: list[BaseException] = []
+
+    def run_first() -> None:
+        try:
+            first.run()
+        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+            failure.append(exc)
+
+    runner = threading.Thread(target=run_first, name="first-app")
+    runner.start()
+    feeder = Feeder(kafka_bootstrap, f"{prefix}.readings", readings, RATE).start()
+    runner.join(90)
+    assert not runner.is_alive(), "the failing processor did not stop"
+    assert len(failure) == 1
+    assert isinstance(failure[0], StageError), failure
+    assert "injected failure" in str(failure[0])
+    assert first.registry.get_sample_value("telemetry_state_checkpoints_total")
+    monkeypatch.undo()
+
+    second = App(config)
+    runner = threading.Thread(target=second.run, name="second-app")
+    runner.start()
+    try:
+        feeder.join(60)
+        report = _complete(kafka_bootstrap, prefix, readings, timeout=90)
+    finally:
+        second.request_drain()
+        runner.join(60)
+    assert not runner.is_alive()
     _assert_exact(report)

@@ -32,8 +32,29 @@ def worker_config(
     prefix: str,
     partitions: int,
     extra: str = "",
+    windows: str | None = None,
+    rules: str | None = None,
+    processing: str = "",
 ) -> Path:
-    """A config for the fleet of :mod:`tests.integration.fleet_oracle` (windows, rules)."""
+    """A config for the fleet of :mod:`tests.integration.fleet_oracle` (windows, rules).
+
+    ``windows`` and ``rules`` replace the fleet's (YAML flow lists), ``processing`` adds
+    ``processing`` keys (YAML lines), ``extra`` adds top-level sections."""
+    if windows is None:
+        windows = (
+            "[{kind: tumbling, size_ms: 2000}, {kind: hopping, size_ms: 4000, advance_ms: 2000}]"
+        )
+    if rules is None:
+        rules = (
+            f"[{{kind: threshold, name: {OVERHEAT.name}, sensor: temp, "
+            f"raise_at: {OVERHEAT.raise_at}, clear_at: {OVERHEAT.clear_at}, "
+            f"debounce: {OVERHEAT.debounce}}}, "
+            f"{{kind: silent, name: {SILENT.name}, sensor: temp, after_ms: {SILENT.after_ms}, "
+            f"severity: {SILENT.severity}}}]"
+        )
+    if "session_timeout_ms" not in processing:
+        processing += "\nsession_timeout_ms: 6000"
+    overrides = "".join(f"  {line.strip()}\n" for line in processing.strip().splitlines())
     path.write_text(
         textwrap.dedent(
             f"""
@@ -47,23 +68,16 @@ def worker_config(
               retention_ms: 3600000
             processing:
               group_id: {prefix}
-              windows:
-                - {{kind: tumbling, size_ms: 2000}}
-                - {{kind: hopping, size_ms: 4000, advance_ms: 2000}}
-              rules:
-                - {{kind: threshold, name: {OVERHEAT.name}, sensor: temp,
-                    raise_at: {OVERHEAT.raise_at}, clear_at: {OVERHEAT.clear_at},
-                    debounce: {OVERHEAT.debounce}}}
-                - {{kind: silent, name: {SILENT.name}, sensor: temp, after_ms: {SILENT.after_ms},
-                    severity: {SILENT.severity}}}
+              windows: {windows}
+              rules: {rules}
               allowed_lateness_ms: {LATENESS_MS}
               idle_timeout_ms: 1000
               max_past_ms: 630720000000
               commit_interval_s: 0.5
-              session_timeout_ms: 6000
               drain_timeout_s: 10
             """
         )
+        + overrides
         + textwrap.dedent(extra)
         + "metrics: {port: 0}\nlog: {format: json, level: INFO}\n"
     )

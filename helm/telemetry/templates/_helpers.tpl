@@ -105,6 +105,9 @@ Checks that cannot be expressed in values.schema.json. Included by the Deploymen
 {{- fail (printf "terminationGracePeriodSeconds (%v) must exceed config.processing.drain_timeout_s (%v) so the final offset commit happens before SIGKILL" .Values.terminationGracePeriodSeconds $processing.drain_timeout_s) }}
 {{- end }}
 {{- end }}
+{{- if and .Values.staticMembership.enabled (gt (include "telemetry.sessionTimeoutMs" . | int) 300000) }}
+{{- fail (printf "staticMembership.enabled needs config.processing.session_timeout_ms <= 300000 (5 minutes, the kubelet's longest crash-loop back-off), got %s: a deleted pod's partitions wait that long before they move, and a crash-looping pod would keep its partitions" (include "telemetry.sessionTimeoutMs" .)) }}
+{{- end }}
 {{- if and .Values.podDisruptionBudget.enabled (not (kindIs "invalid" .Values.podDisruptionBudget.minAvailable)) (not (kindIs "invalid" .Values.podDisruptionBudget.maxUnavailable)) }}
 {{- fail "podDisruptionBudget: set only one of minAvailable and maxUnavailable" }}
 {{- end }}
@@ -116,4 +119,13 @@ The metrics/health port the processor listens on (config.metrics.port, the app's
 {{- define "telemetry.metricsPort" -}}
 {{- $metrics := .Values.config.metrics | default dict }}
 {{- default 9100 $metrics.port | int }}
+{{- end }}
+
+{{/*
+The consumer's session timeout in ms (config.processing.session_timeout_ms, the app's default
+45000): with static membership, how long a deleted pod's partitions wait before they move.
+*/}}
+{{- define "telemetry.sessionTimeoutMs" -}}
+{{- $processing := .Values.config.processing | default dict }}
+{{- default 45000 $processing.session_timeout_ms | int }}
 {{- end }}
