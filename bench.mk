@@ -3,5 +3,5 @@
 
 BENCH_ARGS ?=
 
-bench: $(INSTALLED)  ## benchmarks: W1 throughput vs a bare loop, alert latency, memory under backlog
+bench: $(INSTALLED)  ## benchmarks: W1 throughput vs a bare loop and changelog on/off, latency, memory, restore
 	$(BIN)/python -m bench.harness $(BENCH_ARGS)

@@ -100,8 +100,12 @@ def scrape(port: int, timeout: float = 1.0) -> dict[str, float]:
     return out
 
 
-def metric(samples: dict[str, float], name: str, stage: str = "source") -> float:
-    """Sum of ``name`` samples for ``stage`` (labels beyond the stage are summed over)."""
+def metric(samples: dict[str, float], name: str, stage: str | None = "source") -> float:
+    """Sum of ``name`` samples for ``stage`` (labels beyond the stage are summed over); with
+    ``stage=None``, of every sample of ``name`` (the state metrics carry no stage label)."""
+    label = None if stage is None else f'stage="{stage}"'
     return sum(
-        v for k, v in samples.items() if k.split("{", 1)[0] == name and f'stage="{stage}"' in k
+        v
+        for k, v in samples.items()
+        if k.split("{", 1)[0] == name and (label is None or label in k)
     )

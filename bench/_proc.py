@@ -11,7 +11,7 @@ import time
 import uuid
 from pathlib import Path
 
-from bench._common import RESULTS, ROOT, free_port, metric, scrape
+from bench._common import RESULTS, ROOT, delete_topics, free_port, metric, scrape, topic_exists
 from bench.w1 import config_yaml
 
 PYTHON = sys.executable
@@ -32,12 +32,33 @@ class Outputs:
     def topics(self) -> tuple[str, str, str]:
         return self.rollups, self.alerts, self.deadletter
 
+    @property
+    def changelog(self) -> str:
+        """The state changelog the processor creates for itself (``topics.changelog``'s
+        default, derived from the group id; see ``telemetry.config.Config.changelog_topic``)."""
+        return f"{self.group}-state-changelog"
 
-def write_config(bootstrap: str, readings: str, out: Outputs) -> tuple[Path, int]:
+
+def delete_outputs(bootstrap: str, out: Outputs, *others: str) -> None:
+    """Delete ``out``'s topics, ``others``, and the changelog its processor made (if any)."""
+    changelog = (out.changelog,) if topic_exists(bootstrap, out.changelog) else ()
+    delete_topics(bootstrap, *out.topics, *others, *changelog)
+
+
+def write_config(
+    bootstrap: str, readings: str, out: Outputs, *, changelog: bool = True
+) -> tuple[Path, int]:
     """A processor config for ``readings`` -> ``out``; returns its path and metrics port."""
     port = free_port()
     text = config_yaml(
-        bootstrap, readings, out.rollups, out.alerts, out.deadletter, out.group, port
+        bootstrap,
+        readings,
+        out.rollups,
+        out.alerts,
+        out.deadletter,
+        out.group,
+        port,
+        changelog=changelog,
     )
     fd, name = tempfile.mkstemp(prefix="bench-", suffix=".yaml")
     with os.fdopen(fd, "w") as f:

@@ -12,8 +12,8 @@ import statistics
 import time
 from typing import Any
 
-from bench._common import RESULTS, create_topics, delete_topics, metric, proc_stat, scrape
-from bench._proc import PYTHON, Outputs, start, stop, write_config
+from bench._common import RESULTS, create_topics, metric, proc_stat, scrape
+from bench._proc import PYTHON, Outputs, delete_outputs, start, stop, write_config
 from bench.w1 import ensure_topic
 
 FALLBACK_SINK_RATE = 100.0
@@ -65,7 +65,7 @@ def run(bootstrap: str, count: int, sink_rate: float, seconds: int) -> dict[str,
     finally:
         stop(process, timeout=30)
         config.unlink()
-        delete_topics(bootstrap, *out.topics)
+        delete_outputs(bootstrap, out)
     rss = [s["rss_mb"] for s in samples]
     last_minute = rss[-61:] if len(rss) > 60 else rss
     result = {

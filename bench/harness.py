@@ -1,6 +1,7 @@
-"""The benchmark harness of issue 8: W1 throughput, alert latency, memory under backlog.
+"""The benchmark harness of issues 8 and 12: W1 throughput (with and without the state
+changelog), alert latency, memory under backlog, a profile, and the changelog's restore time.
 
-    python -m bench.harness [all | w1 | latency | memory | profile ...] [--runs 3]
+    python -m bench.harness [all | w1 | latency | memory | profile | restore ...] [--runs 3]
 
 Uses the broker at $TELEMETRY_BENCH_BOOTSTRAP, or starts the local one (127.0.0.1:9092).
 Results go to bench/results/<scenario>.json and the table in bench/README.md.
@@ -17,14 +18,14 @@ import sys
 import time
 from typing import Any
 
-from bench import backlog, latency, throughput
+from bench import backlog, latency, restore, throughput
 from bench._common import RESULTS
 from bench.profiling import profile_w1
 from bench.report import write_readme
 from bench.w1 import W1_RECORDS, ensure_topic, expected
 from telemetry.localkafka import LocalKafka
 
-SCENARIOS = ("w1", "latency", "memory", "profile")
+SCENARIOS = ("w1", "latency", "memory", "profile", "restore")
 
 
 def _save(name: str, result: dict[str, Any], command: str) -> None:
@@ -43,7 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__)
     # A str default: Python 3.11's argparse checks a list default of nargs="*" against choices.
     parser.add_argument("scenarios", nargs="*", choices=[*SCENARIOS, "all"], default="all")
-    parser.add_argument("--runs", type=int, default=3, help="W1 rounds (baseline + telemetry)")
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=3,
+        help="W1 rounds (baseline, telemetry, telemetry-nochangelog)",
+    )
     parser.add_argument("--latency-rate", type=float, default=20_000.0, help="readings/s")
     parser.add_argument("--latency-seconds", type=float, default=60.0)
     parser.add_argument("--backlog", type=int, default=5_000_000, help="readings waiting")
@@ -51,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--sink-rate", type=float, default=0.0, help="throttled sink, outputs/s (0: 1%% of W1)"
     )
+    parser.add_argument("--restore-keys", type=int, default=restore.KEYS, help="keys restored")
+    parser.add_argument("--restore-runs", type=int, default=restore.RUNS, help="timed restores")
     return parser
 
 
@@ -76,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
             ensure_topic(bootstrap, throughput.W1_TOPIC, W1_RECORDS)
             want = expected(W1_RECORDS)
         if "w1" in chosen:
-            print(f"W1: {args.runs} round(s) of baseline + telemetry on {bootstrap}", flush=True)
+            kinds = " + ".join(throughput.KINDS)
+            print(f"W1: {args.runs} round(s) of {kinds} on {bootstrap}", flush=True)
             _save("w1", throughput.run(bootstrap, want, args.runs), command)
         if "latency" in chosen:
             print(f"latency: {args.latency_rate:,.0f} readings/s for {args.latency_seconds:.0f} s")
@@ -89,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
             _save("memory", result, command)
         if "profile" in chosen:
             _save("profile", profile_w1(bootstrap, want), command)
+        if "restore" in chosen:
+            print(f"restore: {args.restore_keys:,} keys, {args.restore_runs} run(s)", flush=True)
+            result = restore.run(bootstrap, args.restore_keys, args.restore_runs)
+            _save("restore", result, command)
     finally:
         if kafka is not None:
             kafka.stop()

@@ -20,8 +20,17 @@ from typing import Any
 
 from confluent_kafka import Producer
 
-from bench._common import create_topics, delete_topics, metric, proc_stat, scrape
-from bench._proc import TELEMETRY, Outputs, first_consumed, start, stop, wait_ready, write_config
+from bench._common import create_topics, metric, proc_stat, scrape
+from bench._proc import (
+    TELEMETRY,
+    Outputs,
+    delete_outputs,
+    first_consumed,
+    start,
+    stop,
+    wait_ready,
+    write_config,
+)
 from bench.observe import Observer
 from bench.w1 import ANOMALY, ANOMALY_P, DEVICE_IDS, DEVICES, PARTITION_OF, RAISE_AT, SENSORS
 from telemetry.codec import Encoder, LocalSchemaSource
@@ -82,7 +91,7 @@ def run(bootstrap: str, rate: float, seconds: float) -> dict[str, Any]:
         observer.stop()
         observer.consumer.close()
         config.unlink()
-    delete_topics(bootstrap, readings, *out.topics)
+    delete_outputs(bootstrap, out, readings)
     arrivals = observer.alert_arrivals
     latencies = [(arrivals[k] - t) * 1000 for k, t in sent.items() if k in arrivals]
     missing = len(sent) - len(latencies)

@@ -6,8 +6,8 @@ import io
 import pstats
 from typing import Any
 
-from bench._common import RESULTS, create_topics, delete_topics
-from bench._proc import PYTHON, Outputs, start, write_config
+from bench._common import RESULTS, create_topics
+from bench._proc import PYTHON, Outputs, delete_outputs, start, write_config
 from bench.throughput import W1_TOPIC
 from bench.w1 import Expected
 
@@ -26,7 +26,7 @@ def profile_w1(bootstrap: str, expected: Expected) -> dict[str, Any]:
         process.wait(900)
     finally:
         config.unlink()
-        delete_topics(bootstrap, *out.topics)
+        delete_outputs(bootstrap, out)
     text = io.StringIO()
     stats = pstats.Stats(str(stats_file), stream=text)
     stats.sort_stats("tottime").print_stats(TOP)

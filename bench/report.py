@@ -10,6 +10,9 @@ from bench._common import RESULTS, ROOT
 
 README = ROOT / "bench" / "README.md"
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+W1_KINDS = ("baseline", "telemetry", "telemetry-nochangelog")
+CHANGELOG_COST_TARGET = 0.10
+"""Issue 12: the changelog costs at most 10% of W1's throughput."""
 
 
 def _load(name: str) -> dict[str, Any] | None:
@@ -36,14 +39,20 @@ def table() -> str:
             "| W1 | events/s | CPU s | peak RSS MB | correct |",
             "|---|---|---|---|---|",
         ]
-        for kind in ("baseline", "telemetry"):
-            r = w1[kind]
+        for kind in W1_KINDS:
+            r = w1.get(kind)
+            if r is None:
+                continue  # results of a harness from before the kind existed
             lines.append(
                 f"| {kind} | {_range(r['events_per_s'], ',.0f')} | {_range(r['cpu_s'], '.1f')}"
                 f" | {_range(r['peak_rss_mb'], '.0f')} | {'yes' if r['correct'] else 'NO'} |"
             )
-        per_round = ", ".join(f"{x:.2f}" for x in w1["ratios_per_round"])
-        lines += ["", f"telemetry / baseline: **{w1['ratio']:.2f}** (per round: {per_round})", ""]
+        lines += [
+            "",
+            f"telemetry / baseline: **{w1['ratio']:.2f}** ({_rounds(w1['ratios_per_round'])})",
+        ]
+        lines += _changelog_lines(w1)
+        lines.append("")
     lat = _load("latency")
     if lat:
         lines += [
@@ -86,7 +95,76 @@ def table() -> str:
             share = 100 * row["tottime_s"] / prof["total_s"]
             lines.append(f"| {row['tottime_s']:.2f} | {share:.1f}% | `{row['function']}` |")
         lines.append("")
+    lines += _restore_lines(_load("restore"))
     return "\n".join(lines) if lines else "(no results yet: run `make bench`)\n"
+
+
+def _rounds(ratios: list[float]) -> str:
+    return "per round: " + ", ".join(f"{x:.2f}" for x in ratios)
+
+
+def _changelog_lines(w1: dict[str, Any]) -> list[str]:
+    """The changelog's cost (telemetry with it / without it) and what it wrote."""
+    if "changelog_ratio" not in w1:
+        return []
+    ratio = w1["changelog_ratio"]
+    cost = 1 - ratio
+    verdict = "within" if cost <= CHANGELOG_COST_TARGET else "over"
+    costs = (
+        f"costs {cost:.0%} of throughput"
+        if cost > 0
+        else f"costs nothing measurable (the median with it is {-cost:.0%} faster)"
+    )
+    lines = [
+        "",
+        (
+            f"changelog on / off (telemetry / telemetry-nochangelog): **{ratio:.2f}**"
+            f" ({_rounds(w1['changelog_ratios_per_round'])}): the changelog {costs},"
+            f" {verdict} the target of at most {CHANGELOG_COST_TARGET:.0%}"
+        ),
+    ]
+    written = w1["telemetry"].get("changelog")
+    if written:
+        lines += [
+            "",
+            (
+                "changelog written under W1 (telemetry, to the last expected output):"
+                f" {_range(_scaled(written['bytes_per_s'], 1e-6), '.2f')} MB/s,"
+                f" {_range(written['records_per_s'], ',.0f')} records/s"
+                f" ({_range(_scaled(written['bytes'], 1e-6), '.1f')} MB,"
+                f" {_range(written['records'], ',.0f')} records per run; key + value bytes as"
+                " produced, before compression)"
+            ),
+        ]
+    return lines
+
+
+def _scaled(stats: dict[str, float], factor: float) -> dict[str, float]:
+    return {k: v * factor for k, v in stats.items()}
+
+
+def _restore_lines(res: dict[str, Any] | None) -> list[str]:
+    if not res:
+        return []
+    met = "met" if res["within_target"] else "NOT met"
+    return [
+        (
+            f"Restore of {res['keys']:,} keys from the changelog ({res['date']};"
+            f" {len(res['runs'])} run(s); median (min - max)): `{res['command']}`"
+        ),
+        "",
+        "| keys | open windows | seconds | read s | apply s | records read | MB read | correct |",
+        "|---|---|---|---|---|---|---|---|",
+        (
+            f"| {res['keys']:,} | {res['open_windows']:,} | {_range(res['seconds'], '.2f')} |"
+            f" {_range(res['read_s'], '.2f')} | {_range(res['apply_s'], '.2f')} |"
+            f" {res['records']['median']:,.0f} | {res['bytes']['median'] / 1e6:.1f} |"
+            f" {'yes' if res['correct'] else 'NO'} |"
+        ),
+        "",
+        f"target under {res['target_s']:g} s: {met}",
+        "",
+    ]
 
 
 def write_readme(path: Path = README) -> None:

@@ -1,19 +1,40 @@
-"""W1 throughput: the baseline loop and ``telemetry run``, each in its own process, checked."""
+"""W1 throughput: the baseline loop and ``telemetry run``, each in its own process, checked.
+
+Three kinds per round, interleaved: ``baseline``; ``telemetry`` (the default configuration: the
+state changelog on, so its checkpoints are part of the measured work) and
+``telemetry-nochangelog`` (the same configuration with ``processing.changelog: false``). The
+changelog's cost is the ratio of the last two in the same round.
+"""
 
 from __future__ import annotations
 
+import math
 import statistics
 import subprocess
 import threading
 import time
 from typing import Any
 
-from bench._common import create_topics, delete_topics, proc_stat
-from bench._proc import PYTHON, TELEMETRY, Outputs, first_consumed, start, stop, write_config
+from bench._common import create_topics, metric, proc_stat, scrape
+from bench._proc import (
+    PYTHON,
+    TELEMETRY,
+    Outputs,
+    delete_outputs,
+    first_consumed,
+    start,
+    stop,
+    write_config,
+)
 from bench.observe import Observer
 from bench.w1 import W1_RECORDS, Expected
 
 W1_TOPIC = "bench.w1"
+BASELINE, TELEMETRY_KIND, NO_CHANGELOG = "baseline", "telemetry", "telemetry-nochangelog"
+KINDS = (BASELINE, TELEMETRY_KIND, NO_CHANGELOG)
+"""Run in this order in every round."""
+CHANGELOG_BYTES = "telemetry_state_changelog_bytes_total"
+CHANGELOG_RECORDS = "telemetry_state_changelog_records_total"
 RUN_TIMEOUT_S = 900.0
 LINGER_S = 1.0
 """After the last expected output: keep watching this long for duplicates before stopping."""
@@ -45,12 +66,13 @@ def run_once(bootstrap: str, kind: str, expected: Expected, index: int) -> dict[
     observer.start()
     log = f"w1-{kind}-{index}.log"
     config, port = None, 0
-    if kind == "baseline":
+    if kind == BASELINE:
         argv = [PYTHON, "-m", "bench.baseline", bootstrap, out.group, W1_TOPIC]
         process = start([*argv, out.rollups, out.alerts], log, stdout_pipe=True)
     else:
-        config, port = write_config(bootstrap, W1_TOPIC, out)
+        config, port = write_config(bootstrap, W1_TOPIC, out, changelog=kind == TELEMETRY_KIND)
         process = start([TELEMETRY, "run", "--config", str(config)], log)
+    samples: dict[str, float] = {}
     try:
         began = _baseline_start(process) if config is None else first_consumed(process, port)
         at_start = proc_stat(process.pid)
@@ -60,6 +82,8 @@ def run_once(bootstrap: str, kind: str, expected: Expected, index: int) -> dict[
                 break
         at_end = proc_stat(process.pid) if process.poll() is None else at_start
         finished = observer.done.is_set()
+        if kind == TELEMETRY_KIND and process.poll() is None:
+            samples = scrape(port, 5.0)  # the changelog written up to the last output
         time.sleep(LINGER_S)
     finally:
         code = stop(process)
@@ -67,9 +91,9 @@ def run_once(bootstrap: str, kind: str, expected: Expected, index: int) -> dict[
         if config is not None:
             config.unlink()
     verdict = observer.finish()
-    delete_topics(bootstrap, *out.topics)
+    delete_outputs(bootstrap, out)
     elapsed = observer.finished_at - began if finished else float("nan")
-    result = {
+    result: dict[str, Any] = {
         "events_per_s": W1_RECORDS / elapsed if finished else 0.0,
         "elapsed_s": elapsed,
         "cpu_s": at_end.cpu_s - at_start.cpu_s,
@@ -81,37 +105,78 @@ def run_once(bootstrap: str, kind: str, expected: Expected, index: int) -> dict[
         "check": verdict.as_dict(),
         "log": f"bench/results/{log}",
     }
+    changelog = ""
+    if kind == TELEMETRY_KIND:
+        result["changelog"] = _changelog(samples, elapsed)
+        changelog = (
+            f"  changelog {result['changelog']['bytes_per_s'] / 1e6:.2f} MB/s"
+            f" {result['changelog']['records_per_s']:,.0f} records/s"
+        )
     status = "ok" if result["correct"] else f"FAILED {verdict.as_dict()}"
     print(
-        f"  {kind:>9} run {index + 1}: {result['events_per_s']:>9,.0f} events/s  "
-        f"cpu {result['cpu_s']:.1f} s  peak RSS {result['peak_rss_mb']:.0f} MB  {status}",
+        f"  {kind:>21} run {index + 1}: {result['events_per_s']:>9,.0f} events/s  "
+        f"cpu {result['cpu_s']:.1f} s  peak RSS {result['peak_rss_mb']:.0f} MB{changelog}"
+        f"  {status}",
         flush=True,
     )
     return result
 
 
-def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    def stats(key: str) -> dict[str, float]:
-        values = [r[key] for r in runs]
-        return {"median": statistics.median(values), "min": min(values), "max": max(values)}
-
+def _changelog(samples: dict[str, float], elapsed: float) -> dict[str, Any]:
+    """What the processor wrote to its changelog from its start to the last expected output
+    (its /metrics then), and that per second of the run's measured interval."""
+    written = metric(samples, CHANGELOG_BYTES, stage=None)
+    records = metric(samples, CHANGELOG_RECORDS, stage=None)
+    per_s = not math.isnan(elapsed) and elapsed > 0  # NaN: the run did not finish
     return {
-        "runs": runs,
-        "events_per_s": stats("events_per_s"),
-        "cpu_s": stats("cpu_s"),
-        "peak_rss_mb": stats("peak_rss_mb"),
-        "correct": all(r["correct"] for r in runs),
+        "scraped": bool(samples),
+        "bytes": written,
+        "records": records,
+        "checkpoints": metric(samples, "telemetry_state_checkpoints_total", stage=None),
+        "bytes_per_s": written / elapsed if per_s else 0.0,
+        "records_per_s": records / elapsed if per_s else 0.0,
     }
 
 
+def _stats(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    summary: dict[str, Any] = {
+        "runs": runs,
+        "events_per_s": _stats([r["events_per_s"] for r in runs]),
+        "cpu_s": _stats([r["cpu_s"] for r in runs]),
+        "peak_rss_mb": _stats([r["peak_rss_mb"] for r in runs]),
+        "correct": all(r["correct"] for r in runs),
+    }
+    if all("changelog" in r for r in runs):
+        summary["changelog"] = {
+            key: _stats([r["changelog"][key] for r in runs])
+            for key in ("bytes_per_s", "records_per_s", "bytes", "records")
+        }
+    return summary
+
+
+def _ratios(over: list[dict[str, Any]], under: list[dict[str, Any]]) -> list[float]:
+    """events/s of ``over`` / events/s of ``under``, round by round."""
+    return [
+        o["events_per_s"] / u["events_per_s"] if u["events_per_s"] else 0.0
+        for o, u in zip(over, under, strict=True)
+    ]
+
+
 def run(bootstrap: str, expected: Expected, runs: int) -> dict[str, Any]:
-    """``runs`` rounds, baseline and telemetry interleaved; medians, ranges and the ratio."""
-    results: dict[str, list[dict[str, Any]]] = {"baseline": [], "telemetry": []}
+    """``runs`` rounds of every kind, interleaved; medians, ranges and the ratios."""
+    results: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
     for i in range(runs):
         for kind, kept in results.items():
             kept.append(run_once(bootstrap, kind, expected, i))
-    baseline, telemetry = summarize(results["baseline"]), summarize(results["telemetry"])
-    b, t = baseline["events_per_s"]["median"], telemetry["events_per_s"]["median"]
+    summaries = {kind: summarize(kept) for kind, kept in results.items()}
+    b = summaries[BASELINE]["events_per_s"]["median"]
+    t = summaries[TELEMETRY_KIND]["events_per_s"]["median"]
+    off = summaries[NO_CHANGELOG]["events_per_s"]["median"]
+    changelog_ratio = t / off if off else 0.0
     return {
         "workload": {
             "topic": W1_TOPIC,
@@ -119,11 +184,11 @@ def run(bootstrap: str, expected: Expected, runs: int) -> dict[str, Any]:
             "expected_rollups": len(expected.rollups),
             "expected_alerts": len(expected.alerts),
         },
-        "baseline": baseline,
-        "telemetry": telemetry,
+        **summaries,
         "ratio": t / b if b else 0.0,
-        "ratios_per_round": [
-            tr["events_per_s"] / br["events_per_s"] if br["events_per_s"] else 0.0
-            for br, tr in zip(results["baseline"], results["telemetry"], strict=True)
-        ],
+        "ratios_per_round": _ratios(results[TELEMETRY_KIND], results[BASELINE]),
+        # The changelog's cost: telemetry with it (the default) / the same without it.
+        "changelog_ratio": changelog_ratio,
+        "changelog_cost": 1.0 - changelog_ratio if off else 0.0,
+        "changelog_ratios_per_round": _ratios(results[TELEMETRY_KIND], results[NO_CHANGELOG]),
     }

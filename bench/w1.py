@@ -166,13 +166,19 @@ def config_yaml(  # noqa: PLR0917 - one place writes every scenario's processor 
     deadletter: str,
     group: str,
     port: int,
+    *,
+    changelog: bool = True,
 ) -> str:
-    """The processor configuration of W1 (also used by the latency and backlog scenarios)."""
+    """The processor configuration of W1 (also used by the latency and backlog scenarios).
+
+    ``changelog=False`` adds ``processing.changelog: false`` (state in memory only); the
+    changelog topic, when on, is the default ``<group>-state-changelog``."""
     rules = "\n".join(
         f"    - {{kind: threshold, name: {rule_name(s)}, sensor: {s}, raise_at: {RAISE_AT},"
         f" clear_at: {RAISE_AT}, debounce: 1}}"
         for s in SENSORS
     )
+    state = "" if changelog else "  changelog: false\n"
     return f"""\
 kafka:
   bootstrap_servers: "{bootstrap}"
@@ -191,7 +197,7 @@ processing:
 {rules}
   allowed_lateness_ms: {LATENESS_MS}
   idle_timeout_ms: {IDLE_TIMEOUT_MS}
-metrics:
+{state}metrics:
   host: 127.0.0.1
   port: {port}
 log:

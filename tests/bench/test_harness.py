@@ -18,6 +18,11 @@ def test_no_scenario_named_runs_them_all() -> None:
 
 def test_named_scenarios_run_in_harness_order() -> None:
     assert chosen("memory", "w1") == ("w1", "memory")
+    assert chosen("restore", "w1") == ("w1", "restore")
+
+
+def test_every_benchmark_of_issues_8_and_12_is_a_scenario() -> None:
+    assert SCENARIOS == ("w1", "latency", "memory", "profile", "restore")
 
 
 def test_an_unknown_scenario_is_refused() -> None:

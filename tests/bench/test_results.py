@@ -1,0 +1,105 @@
+"""What the harness reports: W1's kinds and ratios, and the README table (no broker needed)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench import report, throughput
+from bench.w1 import Expected
+
+
+def fake_run(kind: str, events_per_s: float) -> dict[str, Any]:
+    run: dict[str, Any] = {
+        "events_per_s": events_per_s,
+        "cpu_s": 5.0,
+        "peak_rss_mb": 200.0,
+        "correct": True,
+    }
+    if kind == throughput.TELEMETRY_KIND:
+        run["changelog"] = {
+            "bytes": 2e6,
+            "records": 10_000.0,
+            "bytes_per_s": 2.5e5,
+            "records_per_s": 1_250.0,
+        }
+    return run
+
+
+RATES = {"baseline": 200_000.0, "telemetry": 150_000.0, "telemetry-nochangelog": 160_000.0}
+
+
+def test_w1_rounds_run_every_kind_interleaved_and_report_the_changelog_cost(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    order: list[tuple[str, int]] = []
+
+    def run_once(bootstrap: str, kind: str, expected: Expected, index: int) -> dict[str, Any]:
+        del bootstrap, expected
+        order.append((kind, index))
+        return fake_run(kind, RATES[kind] + 1_000 * index)
+
+    monkeypatch.setattr(throughput, "run_once", run_once)
+    result = throughput.run("127.0.0.1:9092", Expected(), 2)
+    assert order == [(k, i) for i in range(2) for k in throughput.KINDS]
+    assert result["telemetry-nochangelog"]["events_per_s"]["median"] == 160_500.0
+    assert result["ratio"] == pytest.approx(150_500 / 200_500)
+    assert result["changelog_ratio"] == pytest.approx(150_500 / 160_500)
+    assert result["changelog_cost"] == pytest.approx(1 - 150_500 / 160_500)
+    assert result["changelog_ratios_per_round"] == pytest.approx(
+        [150_000 / 160_000, 151_000 / 161_000]
+    )
+    assert result["telemetry"]["changelog"]["bytes_per_s"]["median"] == 2.5e5
+    assert "changelog" not in result["telemetry-nochangelog"]
+
+
+def _save(directory: Path, name: str, result: dict[str, Any]) -> None:
+    stamped = {"command": "python -m bench.harness", "date": "today", "machine": "m", **result}
+    (directory / f"{name}.json").write_text(json.dumps(stamped))
+
+
+def test_the_table_shows_the_changelog_figures_and_the_restore(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(throughput, "run_once", lambda *a: fake_run(a[1], RATES[a[1]]))
+    _save(tmp_path, "w1", throughput.run("127.0.0.1:9092", Expected(), 1))
+    stats = {"median": 2.0, "min": 1.5, "max": 2.5}
+    restore = {
+        "keys": 100_000,
+        "open_windows": 100_000,
+        "runs": [{}, {}, {}],
+        "seconds": stats,
+        "read_s": stats,
+        "apply_s": stats,
+        "records": {"median": 100_001, "min": 100_001, "max": 100_001},
+        "bytes": {"median": 17.7e6, "min": 17.7e6, "max": 17.7e6},
+        "target_s": 5.0,
+        "within_target": True,
+        "correct": True,
+    }
+    _save(tmp_path, "restore", restore)
+    monkeypatch.setattr(report, "RESULTS", tmp_path)
+    text = report.table()
+    assert "| telemetry-nochangelog | 160,000 (160,000 - 160,000) |" in text
+    assert "telemetry / baseline: **0.75**" in text
+    assert "changelog on / off (telemetry / telemetry-nochangelog): **0.94**" in text
+    assert "costs 6% of throughput, within the target of at most 10%" in text
+    assert "0.25 (0.25 - 0.25) MB/s, 1,250 (1,250 - 1,250) records/s" in text
+    assert "| 100,000 | 100,000 | 2.00 (1.50 - 2.50) |" in text
+    assert "target under 5 s: met" in text
+
+
+def test_w1_results_from_before_the_changelog_still_render(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kinds = {k: throughput.summarize([fake_run("baseline", RATES[k])]) for k in RATES}
+    del kinds["telemetry-nochangelog"]
+    _save(tmp_path, "w1", {**kinds, "ratio": 0.75, "ratios_per_round": [0.75]})
+    monkeypatch.setattr(report, "RESULTS", tmp_path)
+    text = report.table()
+    assert "| telemetry | 150,000" in text
+    assert "nochangelog" not in text
+    assert "on / off" not in text
