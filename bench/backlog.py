@@ -35,12 +35,14 @@ def default_sink_rate() -> float:
         return FALLBACK_SINK_RATE
 
 
-def run(bootstrap: str, count: int, sink_rate: float, seconds: int) -> dict[str, Any]:
+def run(
+    bootstrap: str, count: int, sink_rate: float, seconds: int, *, changelog: bool = True
+) -> dict[str, Any]:
     topic = topic_name(count)
     ensure_topic(bootstrap, topic, count)
     out = Outputs("memory")
     create_topics(bootstrap, *out.topics)
-    config, port = write_config(bootstrap, topic, out)
+    config, port = write_config(bootstrap, topic, out, changelog=changelog)
     argv = [PYTHON, "-m", "bench.processor", "--config", str(config)]
     process = start([*argv, "--sink-rate", str(sink_rate)], "memory-processor.log")
     samples: list[dict[str, float]] = []

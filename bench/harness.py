@@ -55,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--backlog", type=int, default=5_000_000, help="readings waiting")
     parser.add_argument("--memory-seconds", type=int, default=120)
     parser.add_argument(
+        "--no-changelog",
+        action="store_true",
+        help="latency and memory with processing.changelog: false (W1 runs both anyway)",
+    )
+    parser.add_argument(
         "--sink-rate", type=float, default=0.0, help="throttled sink, outputs/s (0: 1%% of W1)"
     )
     parser.add_argument("--restore-keys", type=int, default=restore.KEYS, help="keys restored")
@@ -87,15 +92,21 @@ def main(argv: list[str] | None = None) -> int:
             kinds = " + ".join(throughput.KINDS)
             print(f"W1: {args.runs} round(s) of {kinds} on {bootstrap}", flush=True)
             _save("w1", throughput.run(bootstrap, want, args.runs), command)
+        # Without the changelog: kept beside the default's results, not in the README table.
+        variant = "-nochangelog" if args.no_changelog else ""
         if "latency" in chosen:
             print(f"latency: {args.latency_rate:,.0f} readings/s for {args.latency_seconds:.0f} s")
-            result = latency.run(bootstrap, args.latency_rate, args.latency_seconds)
-            _save("latency", result, command)
+            result = latency.run(
+                bootstrap, args.latency_rate, args.latency_seconds, changelog=not args.no_changelog
+            )
+            _save("latency" + variant, result, command)
         if "memory" in chosen:
             rate = args.sink_rate or backlog.default_sink_rate()
             print(f"memory: {args.backlog:,} waiting, sink {rate:,.0f} outputs/s", flush=True)
-            result = backlog.run(bootstrap, args.backlog, rate, args.memory_seconds)
-            _save("memory", result, command)
+            result = backlog.run(
+                bootstrap, args.backlog, rate, args.memory_seconds, changelog=not args.no_changelog
+            )
+            _save("memory" + variant, result, command)
         if "profile" in chosen:
             _save("profile", profile_w1(bootstrap, want), command)
         if "restore" in chosen:

@@ -47,11 +47,11 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def run(bootstrap: str, rate: float, seconds: float) -> dict[str, Any]:
+def run(bootstrap: str, rate: float, seconds: float, *, changelog: bool = True) -> dict[str, Any]:
     readings = f"bench.latency.{uuid.uuid4().hex[:8]}"
     out = Outputs("latency")
     create_topics(bootstrap, readings, *out.topics)
-    config, port = write_config(bootstrap, readings, out)
+    config, port = write_config(bootstrap, readings, out, changelog=changelog)
     observer = Observer(bootstrap, out.rollups, out.alerts, None)
     observer.start()
     process = start([TELEMETRY, "run", "--config", str(config)], "latency-telemetry.log")

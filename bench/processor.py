@@ -17,7 +17,7 @@ import sys
 from dataclasses import replace
 from types import FrameType
 
-from telemetry.app import App, tuned_gc
+from telemetry.app import App
 from telemetry.config import load_config
 from telemetry.http import MetricsServer
 from telemetry.logs import configure_logging
@@ -46,13 +46,10 @@ def profile(app: App, outputs: int, out: str) -> None:
         return (produced or 0.0) >= outputs
 
     profiler = cProfile.Profile()
-    with tuned_gc():  # as App.run does
-        profiler.enable()
-        app.pipeline.run(until=done)
-        profiler.disable()
+    profiler.enable()
+    app.run(until=done)  # then drains, as on SIGTERM
+    profiler.disable()
     profiler.dump_stats(out)
-    app.request_drain()
-    app.pipeline.run()
 
 
 def main(argv: list[str] | None = None) -> int:

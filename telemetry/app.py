@@ -15,7 +15,7 @@ import gc
 import logging
 import platform
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -186,9 +186,12 @@ class App:
         )
         self._last_pass = 0.0
         self._running = False
+        self._until: Callable[[], bool] | None = None
 
-    def run(self) -> None:
-        """Process until :meth:`request_drain` (or :meth:`request_stop`); drain and commit."""
+    def run(self, until: Callable[[], bool] | None = None) -> None:
+        """Process until :meth:`request_drain` (or :meth:`request_stop`), or until ``until()``
+        holds (asked between passes); then drain and commit."""
+        self._until = until
         self._running = True
         self._last_pass = time.monotonic()
         if self.checkpointer is not None:
@@ -208,6 +211,9 @@ class App:
         self._last_pass = now
         if self.checkpointer is not None:
             self.checkpointer.poll(now)
+        if self._until is not None and self._until():
+            self._until = None
+            self.request_drain()
         return False
 
     def request_drain(self) -> None:

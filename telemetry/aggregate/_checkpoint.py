@@ -17,6 +17,13 @@ The checkpoint cycle then runs in this order, and the order is the guarantee:
    skip input whose effect was never made durable; the changelog marker is the source of
    truth, so a commit that lags behind it only costs a longer replay.
 
+A cut costs a flag per changed key, not an encoding: the keys are encoded a few hundred per
+pass, or just before a reading, a closing window or a silence timer changes them (copy on
+write, :meth:`PartitionState.snapshot`), so what is written is the state at the cut and no
+pass stalls for the whole delta (at 20,000 readings/s a synchronous cut of 10,000 keys held
+alerts back for 100-300 ms). A partition has at most one epoch cut and not yet written: a cut
+that falls due behind a slow sink waits, while the TTL goes on evicting keys.
+
 All or nothing without transactions: a crash halfway through step 2 leaves some keys one epoch
 ahead of the marker. Every key record carries its own ``covers``, and on replay a key skips
 the readings below it (``PartitionState.feed``), so no reading is counted twice while the
@@ -32,8 +39,8 @@ from collections.abc import Callable, Mapping, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from telemetry.aggregate._partition import PartitionState
-from telemetry.aggregate._snapshot import apply, delta
+from telemetry.aggregate._partition import PartitionState, _Key
+from telemetry.aggregate._snapshot import apply, begin, key_change
 from telemetry.kafka import Ack, PartitionOffsets
 from telemetry.kafka._changelog import ChangelogRecord, ChangelogWriter, Latest
 
@@ -43,32 +50,88 @@ ReadChangelog = Callable[[Sequence[int]], Mapping[int, Latest]]
 """Reads changelog partitions to their end: the latest record of each key, per partition."""
 
 
+SAVE_BUDGET = 256
+"""Keys encoded per pass for a checkpoint in progress (about 3 ms), besides the keys that are
+saved because a reading, a closing window or a silence timer is about to change them."""
+
+
 class Epoch(Ack):
     """One partition's stretch of input between two cuts: the outputs it emitted (``pending``)
-    and, once cut, the changelog records of its state and the offset they cover."""
+    and, once cut, the changelog records of its state and the offset they cover.
 
-    __slots__ = ("covers", "records")
+    A cut only marks the changed keys (``unsaved``); they are encoded a few hundred per pass,
+    or just before something changes them, so the state written is the state at the cut and
+    no pass stalls to encode thousands of keys at once."""
+
+    __slots__ = ("covers", "records", "tail", "unsaved")
 
     def __init__(self) -> None:
         super().__init__()
         self.covers = -1
         self.records: list[ChangelogRecord] = []
+        self.unsaved: list[_Key] = []
+        self.tail: list[ChangelogRecord] = []  # tombstones, then the marker: written last
 
 
 class _Chain:
-    """The epochs of one assigned partition: the current one, then those cut and unwritten."""
+    """The epochs of one assigned partition: the current one, then those cut and unwritten.
+    ``saving`` is the cut epoch whose keys are still being encoded (at most one)."""
 
-    __slots__ = ("clock", "covers", "current", "failed", "pending", "state", "tracker")
+    __slots__ = (
+        "clock",
+        "covers",
+        "current",
+        "due",
+        "failed",
+        "pending",
+        "saving",
+        "state",
+        "tracker",
+    )
 
     def __init__(self, tracker: PartitionOffsets, state: PartitionState) -> None:
         self.tracker = tracker
         self.state = state
         self.current = Epoch()
         self.pending: deque[Epoch] = deque()
+        self.saving: Epoch | None = None
         self.covers = state.position
         self.clock = state.clock
         # A pass failed halfway: the state holds part of a batch, so it is never cut again.
         self.failed = False
+        # A cut is due but waits for the epoch before it to be written (see Checkpointer.poll).
+        self.due = False
+        state.save = self.save
+
+    def save(self, key: _Key) -> None:
+        """Encode ``key`` as it is (it has not changed since the cut) into the epoch."""
+        key.snap = False
+        epoch = self.saving
+        assert epoch is not None  # noqa: S101 - only keys of the epoch being saved are marked
+        epoch.records.append(key_change(self.state, key, epoch.covers))
+
+    def save_some(self, budget: int) -> int:
+        """Encode up to ``budget`` keys of the epoch being saved; returns the budget left."""
+        epoch = self.saving
+        if epoch is None:
+            return budget
+        unsaved = epoch.unsaved
+        while unsaved and budget > 0:
+            key = unsaved.pop()
+            if key.snap:  # else saved already, before a change
+                self.save(key)
+                budget -= 1
+        if not unsaved:
+            self.saving = None
+        return budget
+
+    def writable(self) -> bool:
+        """The oldest cut epoch is encoded and its outputs are delivered."""
+        return (
+            bool(self.pending)
+            and self.pending[0] is not self.saving
+            and not (self.pending[0].pending)
+        )
 
 
 class StateMetrics:
@@ -175,6 +238,7 @@ class Checkpointer:
         the next owner restores the last one written and replays the rest of the input."""
         chains = [c for c in (self._chains.pop(t, None) for t in partitions) if c is not None]
         for chain in chains:
+            chain.save_some(len(chain.state.keys))  # every key still unsaved
             self._write_ready(chain)
         if chains and not self.writer.flush(timeout):
             logger.warning(
@@ -205,16 +269,31 @@ class Checkpointer:
         return None if chain is None else chain.current
 
     def poll(self, now: float) -> None:
-        """Cut when due, write every epoch whose outputs are delivered, serve reports."""
+        """Write every epoch whose outputs are delivered, cut when due, serve reports.
+
+        A partition has at most one epoch cut and unwritten: under a slow sink a cut waits for
+        the one before it instead of queueing encoded state behind it, interval after
+        interval (memory stays bounded by the state, and a cut made later covers more)."""
         chains = self._chains.values()
+        due = False
         if now >= self._next_cut:
             self._next_cut = now + self.interval
-            for chain in chains:
-                self._cut(chain)
-            self._count_keys()
+            due = True
+        budget = SAVE_BUDGET
         for chain in chains:
-            if chain.pending and not chain.pending[0].pending:
+            budget = chain.save_some(budget)
+            if due:
+                chain.due = True
+                if chain.pending and self.ttl_ms is not None:
+                    # The cut waits (a slow sink): the TTL does not.
+                    self.metrics.evicted.inc(chain.state.expire(self.ttl_ms))
+            if chain.writable():
                 self._write_ready(chain)
+            if chain.due and not chain.pending:
+                chain.due = False
+                self._cut(chain)
+        if due:
+            self._count_keys()
         self.writer.poll(0)
 
     def _count_keys(self) -> None:
@@ -226,13 +305,16 @@ class Checkpointer:
             return  # nothing applied yet (nothing to cover), or not to be trusted
         if not state.dirty and state.position == chain.covers and state.clock == chain.clock:
             return
-        records, evicted = delta(state, self.ttl_ms)
-        if evicted:
-            self.metrics.evicted.inc(evicted)
+        # One epoch is saved at a time: a cut made before the last one was encoded (on
+        # revoke) finishes it first, so no key is marked for two epochs.
+        chain.save_some(len(state.keys))
         covers = state.position
         epoch = chain.current
         epoch.covers = covers
-        epoch.records = records
+        if self.ttl_ms is not None:
+            self.metrics.evicted.inc(state.expire(self.ttl_ms))
+        epoch.unsaved, epoch.tail, _ = begin(state, self.ttl_ms)
+        chain.saving = epoch
         chain.pending.append(epoch)
         chain.current = Epoch()
         chain.covers = covers
@@ -241,13 +323,15 @@ class Checkpointer:
     def _write_ready(self, chain: _Chain) -> None:
         tracker = chain.tracker
         writer = self.writer
-        while chain.pending and not chain.pending[0].pending:
+        while chain.writable():
             epoch = chain.pending.popleft()
             records_before, bytes_before = writer.records_total, writer.bytes_total
-            writer.write(tracker.partition, epoch.records, _durable(tracker, epoch.covers, self))
+            records = epoch.records
+            records.extend(epoch.tail)
+            writer.write(tracker.partition, records, _durable(tracker, epoch.covers, self))
             self.metrics.records.inc(writer.records_total - records_before)
             self.metrics.bytes.inc(writer.bytes_total - bytes_before)
-            epoch.records = []
+            epoch.records, epoch.tail = [], []
 
 
 def _durable(tracker: PartitionOffsets, covers: int, owner: Checkpointer) -> Callable[[], None]:

@@ -24,7 +24,7 @@ clock is applied, so a key's own long gap yields RAISED then CLEARED.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from heapq import heappop, heappush
 from itertools import count
 
@@ -46,6 +46,10 @@ from telemetry.windows import Accumulator, Hopping, Session, Tumbling, WindowKin
 _NEVER = -(2**62)
 
 
+def _unset(key: _Key) -> None:
+    raise RuntimeError(f"no checkpoint saves {key.device}/{key.sensor}")
+
+
 def _bucket_width(ttl_ms: int) -> int:
     # Eight buckets per TTL: a key lives at most an eighth of the TTL longer than it must.
     return max(ttl_ms // 8, 1)
@@ -65,7 +69,9 @@ class _Key:
 
     ``covers``: after a restore, the input offset this key's restored state covers; replayed
     readings below it are already in it (see :meth:`PartitionState.feed`). ``slot``: the TTL
-    bucket the key was last filed under (see :meth:`PartitionState.evict`).
+    bucket the key was last filed under (see :meth:`PartitionState.evict`). ``snap``: a
+    checkpoint wants the key as it is now and has not saved it yet (see
+    :meth:`PartitionState.snapshot`).
     """
 
     __slots__ = (
@@ -77,6 +83,7 @@ class _Key:
         "sessions",
         "silent",
         "slot",
+        "snap",
         "wins",
     )
 
@@ -86,6 +93,7 @@ class _Key:
         self.last_ts = _NEVER
         self.covers = 0
         self.slot: int | None = None
+        self.snap = False
         self.wins: list[dict[int, Accumulator]] = [{} for _ in range(n_fixed)]
         self.sessions: list[list[Accumulator]] = [[] for _ in range(n_sessions)]
         self.rules: list[ThresholdState | RateState] = []
@@ -167,6 +175,9 @@ class PartitionState:
         self.dirty: set[_Key] = set()
         self.replay_until = 0
         self._buckets: dict[int, list[_Key]] = {}
+        self.evicted: list[_Key] = []  # since the last checkpoint: its tombstones are due
+        # Saves a key marked ``snap`` as it is, before anything changes it (copy on write).
+        self.save: Callable[[_Key], None] = _unset
 
     @property
     def watermark(self) -> int:
@@ -209,6 +220,8 @@ class PartitionState:
             key = keys.get((device, sensor))
             if key is None:
                 key = self._new_key(device, sensor, ts, value)
+            elif key.snap:
+                self.save(key)
             arrival += 1
             if offset < replay_until and offset < key.covers:
                 continue  # a replayed reading this key's restored state already holds
@@ -382,16 +395,36 @@ class PartitionState:
         if self.position is None or offset >= self.position:
             self.position = offset + 1
 
+    def snapshot(self, ttl_ms: int | None) -> tuple[list[_Key], list[_Key]]:
+        """Start a checkpoint: the keys changed since the last one, marked ``snap`` (each is
+        saved through :attr:`save` before anything changes it, or by the caller in its own
+        time), and the keys evicted now. Costs a flag per changed key, not an encoding."""
+        changed, evicted = self.take_changes(ttl_ms)
+        for key in changed:
+            key.snap = True
+        return changed, evicted
+
     def take_changes(self, ttl_ms: int | None) -> tuple[list[_Key], list[_Key]]:
-        """Keys changed since the last call, and keys evicted now (see :meth:`evict`)."""
+        """Keys changed since the last call, and keys evicted since (see :meth:`expire`)."""
+        if ttl_ms is not None:
+            self.expire(ttl_ms)
         dirty, self.dirty = self.dirty, set()
-        if ttl_ms is None:
-            return list(dirty), []
-        self.file(dirty, ttl_ms)
+        evicted, self.evicted = self.evicted, []
+        keys = self.keys
+        # A device that came back since its eviction is a changed key again, not a tombstone.
+        gone = [k for k in evicted if (k.device, k.sensor) not in keys]
+        return list(dirty), gone
+
+    def expire(self, ttl_ms: int) -> int:
+        """Evict the keys the TTL has passed now (:meth:`evict`), also between checkpoints:
+        memory must not wait for a checkpoint held up by a slow sink. Their tombstones go
+        with the next checkpoint; returns the number evicted."""
+        self.file(self.dirty, ttl_ms)
         evicted = self.evict(ttl_ms)
         if evicted:
-            dirty.difference_update(evicted)
-        return list(dirty), evicted
+            self.dirty.difference_update(evicted)
+            self.evicted.extend(evicted)
+        return len(evicted)
 
     def file(self, keys: Iterable[_Key], ttl_ms: int) -> None:
         """File ``keys`` in the TTL bucket of their last reading (when it moved)."""
@@ -416,9 +449,15 @@ class PartitionState:
             for key in buckets.pop(slot):
                 if key.slot != slot or keys.get((key.device, key.sensor)) is not key:
                     continue  # refiled since, or already gone
-                if any(key.wins) or any(key.sessions) or any(not st.raised for st in key.silent):
-                    # A window left open by a close budget, or a silence timer not fired yet
-                    # (the next tick fires it): look again later.
+                if (
+                    key.snap
+                    or any(key.wins)
+                    or any(key.sessions)
+                    or any(not st.raised for st in key.silent)
+                ):
+                    # Not saved yet by the checkpoint in progress, a window left open by a
+                    # close budget, or a silence timer not fired yet (the next tick fires it):
+                    # look again later.
                     key.slot = horizon // width
                     buckets.setdefault(key.slot, []).append(key)
                     continue
@@ -458,10 +497,14 @@ class PartitionState:
             if deadline > clock:  # the key reported since: re-arm
                 heappush(timers, (deadline, next(self._seq), key, st))
             else:
+                if key.snap:
+                    self.save(key)
                 self.dirty.add(key)
                 out.append(Emitted(ALERT, p, -1, st.fire(key.device, key.sensor)))
 
-    def close(self, out: list[Emitted], budget: int | None = None) -> int | None:
+    def close(  # noqa: PLR0912 - the closing loop, inlined on purpose
+        self, out: list[Emitted], budget: int | None = None
+    ) -> int | None:
         """Emit and forget the windows the watermark has passed, at most ``budget`` of them
         (None: all). Returns the budget left (None when unlimited); windows beyond it stay
         open, holding their offsets, until a later call closes them."""
@@ -482,6 +525,8 @@ class PartitionState:
                             return 0
                         budget -= 1
                     key, s = bucket.pop()
+                    if key.snap:
+                        self.save(key)
                     acc = key.wins[index].pop(s)
                     dirty(key)
                     rollup = acc.rollup(key.device, key.sensor, kind, s, e)
@@ -503,6 +548,8 @@ class PartitionState:
                 if deadline > wm:
                     heappush(sheap, (deadline, next(self._seq), key, acc))
                     continue
+                if key.snap:
+                    self.save(key)
                 key.sessions[ss.index].remove(acc)
                 dirty(key)
                 rollup = acc.rollup(key.device, key.sensor, "SESSION", acc.fts, acc.lts + 1)

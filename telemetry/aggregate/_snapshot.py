@@ -72,20 +72,40 @@ def decode(value: bytes) -> tuple[int, str, dict[str, Any]]:
 
 
 def delta(state: PartitionState, ttl_ms: int | None) -> tuple[list[ChangelogRecord], int]:
-    """The records of one checkpoint of ``state`` (it must have a position): the keys changed
-    since the last one, tombstones for the keys the TTL evicts now, and last the marker.
-    Returns the records and the number of evicted keys."""
+    """The records of one checkpoint of ``state`` (it must have a position), all encoded now:
+    the keys changed since the last one, tombstones for the keys the TTL evicts now, and last
+    the marker. Returns the records and the number of evicted keys. (The checkpointer spreads
+    the same work over passes: :func:`begin`, then :func:`key_change` per key.)"""
+    changed, tail, evicted = begin(state, ttl_ms)
+    covers = state.position
+    assert covers is not None  # noqa: S101 - begin checked
+    records = []
+    for key in changed:
+        key.snap = False
+        records.append(key_change(state, key, covers))
+    return records + tail, evicted
+
+
+def begin(
+    state: PartitionState, ttl_ms: int | None
+) -> tuple[list[_Key], list[ChangelogRecord], int]:
+    """Start a checkpoint of ``state`` (it must have a position): the changed keys, marked to
+    be saved as they are now (:meth:`PartitionState.snapshot`), and the checkpoint's last
+    records, already encoded: tombstones for the keys the TTL evicts now, then the marker."""
     covers = state.position
     assert covers is not None  # noqa: S101 - the caller checks
-    changed, evicted = state.take_changes(ttl_ms)
-    records: list[ChangelogRecord] = [
-        (state_key(k.device, k.sensor), encode(covers, key_record(state, k)), None) for k in changed
-    ]
+    changed, evicted = state.snapshot(ttl_ms)
+    tail: list[ChangelogRecord] = []
     if evicted:
         header: Headers = [(COVERS_HEADER, str(covers).encode())]
-        records.extend((state_key(k.device, k.sensor), None, header) for k in evicted)
-    records.append((MARKER_KEY, encode(covers, marker_record(state), marker=True), None))
-    return records, len(evicted)
+        tail.extend((state_key(k.device, k.sensor), None, header) for k in evicted)
+    tail.append((MARKER_KEY, encode(covers, marker_record(state), marker=True), None))
+    return changed, tail, len(evicted)
+
+
+def key_change(state: PartitionState, key: _Key, covers: int) -> ChangelogRecord:
+    """The changelog record of ``key`` as it is now, covering input below ``covers``."""
+    return state_key(key.device, key.sensor), encode(covers, key_record(state, key)), None
 
 
 def apply(state: PartitionState, latest: Latest, ttl_ms: int | None) -> tuple[int, int | None]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -33,6 +34,9 @@ ChangelogRecord = tuple[bytes, bytes | None, Headers | None]
 
 CHANGELOG_CONFIG = {"cleanup.policy": "compact", "retention.ms": "-1"}
 """Compacted and never deleted by age: the changelog is the state, latest record per key."""
+
+WRITE_BUDGET = 2_000
+"""Changelog records produced per poll at most (a few milliseconds)."""
 
 Latest = dict[bytes, tuple[bytes | None, Headers | None]]
 """The latest value (None: a tombstone) and headers of every key of one partition."""
@@ -69,6 +73,10 @@ class ChangelogWriter:
             "acks": "all",
         }
         self.producer: Producer | None = None
+        # Written and not yet produced: (partition, records, next index, left to deliver, done).
+        self._queue: deque[
+            tuple[int, list[ChangelogRecord], int, list[int], Callable[[], None]]
+        ] = deque()
         self.records_total = 0
         self.bytes_total = 0
 
@@ -92,16 +100,53 @@ class ChangelogWriter:
     def write(
         self, partition: int, records: Sequence[ChangelogRecord], done: Callable[[], None]
     ) -> None:
-        """Produce ``records`` to ``partition`` in order; ``done()`` once all are delivered.
+        """Queue ``records`` for ``partition``, in order; ``done()`` once all are delivered.
 
-        A record that cannot be delivered (after librdkafka's own retries) raises StateError
-        from :meth:`poll`: the state it carried would otherwise be lost silently.
+        They are produced a few thousand per :meth:`poll` (a checkpoint of many keys must not
+        stall a pass), in the order written. A record that cannot be delivered (after
+        librdkafka's own retries) raises StateError from :meth:`poll`: the state it carried
+        would otherwise be lost silently.
         """
-        producer = self.producer
-        if producer is None:
+        if self.producer is None:
             raise StateError("the changelog writer is not started")
-        remaining = [len(records)]
+        size = sum(len(key) + (len(value) if value is not None else 0) for key, value, _ in records)
+        self.records_total += len(records)
+        self.bytes_total += size
+        if not records:
+            done()
+            return
+        self._queue.append((partition, list(records), 0, [len(records)], done))
 
+    def _pump(self, budget: int | None) -> None:
+        """Produce queued records, at most ``budget`` of them (None: all)."""
+        producer = self.producer
+        queue = self._queue
+        if producer is None:
+            return
+        while queue and (budget is None or budget > 0):
+            partition, records, start, remaining, done = queue[0]
+            stop = len(records) if budget is None else min(len(records), start + budget)
+            report = self._report(partition, remaining, done)
+            for i in range(start, stop):
+                key, value, headers = records[i]
+                while True:
+                    try:
+                        producer.produce(
+                            self.topic, value, key, partition, on_delivery=report, headers=headers
+                        )
+                        break
+                    except BufferError:
+                        producer.poll(0.05)  # a full local queue: let deliveries free room
+            if budget is not None:
+                budget -= stop - start
+            if stop == len(records):
+                queue.popleft()
+            else:
+                queue[0] = (partition, records, stop, remaining, done)
+
+    def _report(
+        self, partition: int, remaining: list[int], done: Callable[[], None]
+    ) -> Callable[[KafkaError | None, Message], None]:
         def report(error: KafkaError | None, message: Message) -> None:
             del message
             if error is not None:
@@ -110,30 +155,18 @@ class ChangelogWriter:
             if remaining[0] == 0:
                 done()
 
-        size = 0
-        for key, value, headers in records:
-            while True:
-                try:
-                    producer.produce(
-                        self.topic, value, key, partition, on_delivery=report, headers=headers
-                    )
-                    break
-                except BufferError:
-                    producer.poll(0.05)  # a full local queue: let deliveries free room
-            size += len(key) + (len(value) if value is not None else 0)
-        self.records_total += len(records)
-        self.bytes_total += size
-        if not records:
-            done()
+        return report
 
     def poll(self, timeout: float = 0.0) -> None:
         if self.producer is not None:
+            self._pump(WRITE_BUDGET)
             self.producer.poll(timeout)
 
     def flush(self, timeout: float) -> bool:
         """Deliver everything written; True when nothing is left in flight."""
         if self.producer is None:
             return True
+        self._pump(None)
         return self.producer.flush(timeout) == 0
 
 

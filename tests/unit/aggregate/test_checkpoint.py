@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
+import pytest
 from prometheus_client import CollectorRegistry
 
-from telemetry.aggregate import Aggregator, Checkpointer
-from telemetry.aggregate._snapshot import MARKER_KEY, decode
+from telemetry.aggregate import Aggregator, Checkpointer, Event
+from telemetry.aggregate._snapshot import MARKER_KEY, decode, delta
 from telemetry.kafka import PartitionOffsets
 from telemetry.kafka._changelog import ChangelogRecord, Latest
+from telemetry.rules import Rule, SilentRule
 from telemetry.windows import Tumbling
 from tests.unit.aggregate.test_aggregate_properties import FakeClock, reading
 
@@ -59,7 +62,12 @@ class MemoryWriter:
         ]
 
 
-def setup() -> tuple[Checkpointer, MemoryWriter, Aggregator, PartitionOffsets]:
+RULES = (SilentRule(name="quiet", sensor="s", after_ms=5_000),)
+
+
+def setup(
+    rules: tuple[Rule, ...] = (), ttl_ms: int | None = None
+) -> tuple[Checkpointer, MemoryWriter, Aggregator, PartitionOffsets]:
     writer = MemoryWriter()
 
     def read(partitions: Sequence[int]) -> Mapping[int, Latest]:
@@ -69,11 +77,11 @@ def setup() -> tuple[Checkpointer, MemoryWriter, Aggregator, PartitionOffsets]:
         writer=writer,  # type: ignore[arg-type]
         read=read,
         interval=1.0,
-        ttl_ms=None,
+        ttl_ms=ttl_ms,
         registry=CollectorRegistry(),
     )
     checkpointer.start()
-    agg = Aggregator(windows=(Tumbling(1_000),), clock=FakeClock())
+    agg = Aggregator(windows=(Tumbling(1_000),), rules=rules, clock=FakeClock())
     tracker = PartitionOffsets("readings", 0)
     agg.open_partition(tracker)
     state = agg.state(tracker)
@@ -94,11 +102,21 @@ def test_an_epoch_waits_for_its_outputs_and_epochs_are_written_in_order() -> Non
     first.pending = 2  # two outputs of this stretch still in flight
     checkpointer.poll(LATER + 10.0)  # cut: covers offsets 0..9
     feed(agg, tracker, range(10, 20))
-    checkpointer.poll(LATER + 20.0)  # cut again: covers 0..19, but must wait behind the first
+    second = checkpointer.ack(tracker)
+    assert second is not None
+    assert second is not first
+    second.pending = 1
+    checkpointer.poll(LATER + 20.0)  # due again, but one cut waits already: not cut (memory)
+    assert checkpointer.ack(tracker) is second
     assert writer.markers() == []
     assert tracker.durable is None
-    first.pending = 0  # delivered
+    first.pending = 0  # delivered: written, then the due cut is made (covers 0..19)
     checkpointer.poll(LATER + 20.5)
+    assert writer.markers() == [10]
+    assert checkpointer.ack(tracker) is not second
+    feed(agg, tracker, range(20, 25))
+    second.pending = 0
+    checkpointer.poll(LATER + 20.6)
     assert writer.markers() == [10, 20]
     assert tracker.durable == 20
     assert tracker.committable() == 20  # the consumed position, not the oldest open window
@@ -133,3 +151,79 @@ def test_a_lost_partition_writes_nothing() -> None:
     checkpointer.poll(LATER + 20.0)
     assert writer.written == []
     assert checkpointer.ack(tracker) is None
+
+
+@pytest.mark.parametrize("rules", [(), RULES], ids=["windows", "windows+silence"])
+def test_a_checkpoint_saves_the_state_at_its_cut_while_input_goes_on(
+    rules: tuple[Rule, ...],
+) -> None:
+    """The cut marks keys and encodes them a few hundred per pass, or just before a reading,
+    a closing window or a silence timer changes them: what is written is the state at the
+    cut, the same as encoding every key at once (a twin run cut synchronously)."""
+    checkpointer, writer, agg, tracker = setup(rules)
+    twin = Aggregator(windows=(Tumbling(1_000),), rules=rules, clock=FakeClock())
+    twin.open_partition(0)
+    twin_state = twin.state(0)
+    assert twin_state is not None
+    keys = 2_000  # several passes' worth of saving
+
+    def stream(offsets: range, partition: object) -> list[Event]:
+        return [
+            (partition, o, reading(f"d{o % keys}", "s", T0 + o // 4, float(o % 13), o))
+            for o in offsets
+        ]
+
+    agg.process(stream(range(6_000), tracker))
+    twin.process(stream(range(6_000), 0))
+    checkpointer.poll(LATER + 10.0)  # the cut: nothing encoded yet beyond one pass' budget
+    want, _ = delta(twin_state, None)
+    agg.process(stream(range(6_000, 7_000), tracker))  # a reading changes half the keys
+    # One device far ahead: every other key's window closes (and its silence fires).
+    agg.process([(tracker, 7_000, reading("d0", "s", T0 + 60_000, 1.0, 7_000))])
+    for i in range(100):
+        checkpointer.poll(LATER + 10.0 + i / 1_000)
+    assert writer.markers() == [6_000]
+    (_, written), *_ = writer.written
+
+    def decoded(records: list[ChangelogRecord]) -> dict[bytes, Any]:
+        out = {}
+        for key, value, _ in records:
+            assert value is not None
+            covers, kind, body = decode(value)
+            if kind == "marker":
+                body = {**body, "written_ms": 0}
+            out[key] = (covers, body)
+        return out
+
+    assert len(written) == keys + 1
+    assert decoded(written) == decoded(want)
+
+
+def test_keys_expire_while_a_checkpoint_waits_for_a_slow_sink() -> None:
+    """The TTL does not wait for the next cut: keys are evicted at every due time, and their
+    tombstones go with the cut that the delivered outputs finally allow."""
+    checkpointer, writer, agg, tracker = setup(ttl_ms=10_000)
+    agg.process([(tracker, i, reading(f"once-{i}", "s", T0 + i, 1.0, 0)) for i in range(100)])
+    held = checkpointer.ack(tracker)
+    assert held is not None
+    held.pending = 1  # an output the sink has not delivered
+    checkpointer.poll(LATER + 1.0)  # cut, then held up
+    agg.process([(tracker, 100, reading("late-comer", "s", T0 + 30_000, 1.0, 0))])
+    checkpointer.poll(LATER + 2.0)  # due again: no cut, but the TTL has passed for 100 keys
+    state = agg.state(tracker)
+    assert state is not None
+    assert set(state.keys) == {("late-comer", "s")}
+    (evicted,) = [
+        sample.value
+        for family in checkpointer.metrics.evicted.collect()
+        for sample in family.samples
+        if sample.name.endswith("_total")
+    ]
+    assert evicted == 100
+    assert writer.written == []
+    held.pending = 0
+    checkpointer.poll(LATER + 2.5)  # the first written, the due cut made
+    checkpointer.poll(LATER + 2.6)  # and written
+    assert writer.markers() == [100, 101]
+    tombstones = [key for key, value, _ in writer.written[1][1] if value is None]
+    assert len(tombstones) == 100
