@@ -4,7 +4,7 @@ Every checkpoint interval each assigned partition *cuts* an epoch: the records o
 changed since the last cut, tombstones for keys evicted by the state TTL, and last a marker
 with the partition's clock and the input offset the state covers (``covers``: every reading
 below it is applied, none at or above). Outputs the aggregation emits carry the epoch that was
-current when they were emitted as their acknowledgement handle (:class:`~telemetry.kafka.Ack`).
+current when they were emitted as their acknowledgement handle (:class:`~telemetry.kafka.Pending`).
 The checkpoint cycle then runs in this order, and the order is the guarantee:
 
 1. **The epoch's outputs are delivered** (its ``pending`` is 0). Written before them, the state
@@ -41,7 +41,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from telemetry.aggregate._partition import PartitionState, _Key
 from telemetry.aggregate._snapshot import apply, begin, key_change
-from telemetry.kafka import Ack, PartitionOffsets
+from telemetry.kafka import PartitionOffsets, Pending
 from telemetry.kafka._changelog import ChangelogRecord, ChangelogWriter, Latest
 
 logger = logging.getLogger("telemetry.state")
@@ -55,7 +55,7 @@ SAVE_BUDGET = 256
 saved because a reading, a closing window or a silence timer is about to change them."""
 
 
-class Epoch(Ack):
+class Epoch(Pending):
     """One partition's stretch of input between two cuts: the outputs it emitted (``pending``)
     and, once cut, the changelog records of its state and the offset they cover.
 

@@ -3,7 +3,7 @@
 from telemetry.kafka._forward import Forward, forwarding_pipeline
 from telemetry.kafka._metrics import KafkaMetrics
 from telemetry.kafka._offsets import PartitionOffsets
-from telemetry.kafka._records import Ack, Headers, Output, Record
+from telemetry.kafka._records import Ack, Headers, Output, Pending, Record
 from telemetry.kafka._sink import KafkaSink
 from telemetry.kafka._source import KafkaSource
 
@@ -16,6 +16,7 @@ __all__ = [
     "KafkaSource",
     "Output",
     "PartitionOffsets",
+    "Pending",
     "Record",
     "forwarding_pipeline",
 ]

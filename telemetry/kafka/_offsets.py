@@ -46,13 +46,17 @@ class PartitionOffsets:
         # state): returns their smallest offset, or None.
         self.floor: Callable[[], int | None] | None = None
         # With a state changelog the committable offset is the one its last durable checkpoint
-        # covers (``durable``), whatever is held; ``start`` is where a restore resumes input.
+        # covers (``durable``) and nothing is held; ``start`` is where a restore resumes input.
         self.checkpointed = False
         self.durable: int | None = None
         self.start: int | None = None
 
     def emit(self, offsets: list[int]) -> None:
-        """Offsets handed downstream, in partition order; each is held until released."""
+        """Offsets handed downstream, in partition order; each is held until released (with
+        a changelog only the position counts: nothing is held)."""
+        if self.checkpointed:
+            self.emitted_until = offsets[-1] + 1
+            return
         held = self.held
         if held and not held.keys().isdisjoint(offsets):
             for offset in offsets:
@@ -63,10 +67,14 @@ class PartitionOffsets:
 
     def hold(self, offset: int) -> None:
         """One more holder of ``offset`` (an extra output, an open window)."""
+        if self.checkpointed:
+            return
         self.held[offset] = self.held.get(offset, 0) + 1
 
     def release_all(self, offsets: list[int]) -> None:
         """One holder of each of ``offsets`` is done with it (a batch, in one call)."""
+        if self.checkpointed:
+            return
         held = self.held
         for offset in offsets:
             remaining = held.get(offset, 0) - 1
@@ -77,6 +85,8 @@ class PartitionOffsets:
 
     def release(self, offset: int) -> None:
         """One holder of ``offset`` is done with it."""
+        if self.checkpointed:
+            return
         held = self.held
         remaining = held.get(offset, 0) - 1
         if remaining > 0:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from confluent_kafka import Message
 
 from telemetry.kafka._offsets import PartitionOffsets
@@ -24,15 +26,36 @@ class Record:
 
 
 class Ack:
-    """The acknowledgement handle of a group of outputs (Broadway's acknowledger, in short):
-    ``pending`` counts the outputs handed to the sink and not yet delivered. The sink counts
-    it down on each delivery report; the owner of the handle waits for 0 (a partition's
-    checkpoint waits for the outputs of its stretch of input before it is written)."""
+    """The acknowledgement handle of an output (Broadway's acknowledger, in short): the sink
+    calls :meth:`settle` once per delivered output and touches no offset itself. This base
+    handle is the in-memory one: the output holds its input offset (``source``/``offset``)
+    until delivered. A partition checkpoint's :class:`~telemetry.aggregate.Epoch` counts its
+    outputs instead."""
+
+    __slots__ = ()
+
+    def settle(self, out: Output) -> None:
+        source = out.source
+        if source is not None:
+            source.release(out.offset)
+
+
+HOLD_OFFSET: Final = Ack()
+"""The handle of every output that does not name another one."""
+
+
+class Pending(Ack):
+    """Counts the outputs handed to the sink and not yet delivered (``pending``); its owner
+    waits for 0 (a checkpoint waits for the outputs of its stretch of input)."""
 
     __slots__ = ("pending",)
 
     def __init__(self) -> None:
         self.pending = 0
+
+    def settle(self, out: Output) -> None:
+        del out
+        self.pending -= 1
 
 
 class Output:
@@ -70,7 +93,7 @@ class Output:
         # observes latencies for outputs that set them (rollups and alerts), 0 = not measured.
         self.started = 0.0
         self.event_time = 0.0
-        self.ack: Ack | None = None
+        self.ack: Ack = HOLD_OFFSET
 
     @classmethod
     def forward(cls, record: Record, topic: str) -> Output:

@@ -3,9 +3,10 @@
 It asks upstream for ``window`` outputs and asks again as delivery reports free room, so a slow
 or failing broker slows the whole pipeline instead of growing memory. A full local queue
 (``BufferError``) is backpressure: the rest of the batch waits in the sink and is produced once
-librdkafka has room. A delivery report releases the output's hold on its input offset; a failed
-delivery is produced again up to ``max_retries`` times, then the stage escalates: nothing is
-dropped silently.
+librdkafka has room. A delivery report settles the output's acknowledgement handle
+(:class:`~telemetry.kafka.Ack`: its offset hold, or its checkpoint's count); the sink touches no
+offset itself. A failed delivery is produced again up to ``max_retries`` times, then the stage
+escalates: nothing is dropped silently.
 """
 
 from __future__ import annotations
@@ -214,12 +215,7 @@ class KafkaSink(Sink[Output]):
             self._delivered += 1
             if self._retries:
                 self._retries.pop(id(out), None)
-            ack = out.ack
-            if ack is not None:
-                ack.pending -= 1
-            source = out.source
-            if source is not None:
-                source.release(out.offset)
+            out.ack.settle(out)
             if out.started:
                 now = time.time()
                 self.metrics.processing_latency.observe(now - out.started)
