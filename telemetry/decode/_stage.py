@@ -147,7 +147,9 @@ class Decode(Processor[Record, DecodeEvent]):
             failure, topic=offsets.topic, partition=offsets.partition, offset=record.offset
         )
         headers.extend(letter.headers())
-        return Output(self.dead_letter_topic, value, message.key(), headers, offsets, record.offset)
+        out = Output(self.dead_letter_topic, value, message.key(), headers, offsets, record.offset)
+        out.cuttable = True
+        return out
 
     def on_tick(self, now: float) -> list[DecodeEvent]:
         del now

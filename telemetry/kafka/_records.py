@@ -64,6 +64,7 @@ class Output:
 
     __slots__ = (
         "ack",
+        "cuttable",
         "event_time",
         "headers",
         "key",
@@ -94,6 +95,9 @@ class Output:
         self.started = 0.0
         self.event_time = 0.0
         self.ack: Ack = HOLD_OFFSET
+        # A dead letter: when it does not fit the producer's or the broker's size limit, the
+        # sink may cut its copy of the original (see telemetry.kafka._sink.cut_to_fit).
+        self.cuttable = False
 
     @classmethod
     def forward(cls, record: Record, topic: str) -> Output:

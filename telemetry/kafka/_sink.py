@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from prometheus_client import CollectorRegistry
 
 from telemetry.errors import KafkaClientError
@@ -183,25 +183,38 @@ class KafkaSink(Sink[Output]):
         produce = producer.produce
         report = self._report
         partial = functools.partial
-        produced = abandoned = 0
+        produced = abandoned = refused = 0
         for out in outputs:
             source = out.source
             if source is not None and source.revoked:
                 abandoned += 1  # the partition moved on; its new owner replays this
                 continue
             try:
-                produce(
-                    out.topic,
-                    out.value,
-                    out.key,
-                    headers=out.headers,
-                    on_delivery=partial(report, out),
-                )
+                while True:
+                    try:
+                        produce(
+                            out.topic,
+                            out.value,
+                            out.key,
+                            headers=out.headers,
+                            on_delivery=partial(report, out),
+                        )
+                        break
+                    except KafkaException as exc:  # refused at once: this message only
+                        error: KafkaError = exc.args[0]
+                        if not (_too_large(error) and cut_to_fit(out, error)):
+                            raise
             except BufferError:
                 # A full local queue is backpressure: keep the rest, serve reports, retry later.
-                self._backlog.extend(outputs[produced + abandoned :])
+                self._backlog.extend(outputs[produced + abandoned + refused :])
                 producer.poll(0)
                 break
+            except KafkaException as exc:
+                # Retried (in order) and escalated like a failed delivery, never dropped.
+                self._failed.append((out, exc.args[0]))
+                self._freed += 1  # never in flight: its retry takes the room back
+                refused += 1
+                continue
             produced += 1
         if abandoned:
             self._freed += abandoned
@@ -232,15 +245,25 @@ class KafkaSink(Sink[Output]):
             self._delivered = 0
         if self._failed:
             failed, self._failed = self._failed, []
-            for out, error in failed:
-                self._retry(out, error)
+            try:
+                for out, error in failed:
+                    self._retry(out, error)  # raises when its retries ran out
+            finally:
+                # Produced again in their order, ahead of what waits; when the stage escalates,
+                # they stay queued with their holds: nothing is dropped.
+                self._backlog.extendleft(out for out, _ in reversed(failed))
         if self._freed:
             freed, self._freed = self._freed, 0
             self._grant(freed)
         self.metrics.in_flight.labels(self.name).set(self._in_flight)
 
     def _retry(self, out: Output, error: KafkaError) -> None:
+        """Count a failed delivery of ``out`` (the caller queues it again); KafkaClientError
+        when it has failed ``max_retries`` times or the error is fatal."""
         self.metrics.delivery_failures.labels(self.name).inc()
+        if _too_large(error) and cut_to_fit(out, error):  # the broker's limit, not ours
+            self._freed -= 1
+            return
         attempts = self._retries.get(id(out), 0) + 1
         if attempts > self.max_retries or (not error.retriable() and error.fatal()):
             raise KafkaClientError(
@@ -256,4 +279,46 @@ class KafkaSink(Sink[Output]):
         )
         self._retries[id(out)] = attempts
         self._freed -= 1  # the retried output takes its room back
-        self._backlog.appendleft(out)
+
+
+CUT_COPY_BYTES = 16 * 1024
+"""How much of an original a dead letter keeps when the whole does not fit."""
+HEADER_ORIGINAL_BYTES = "telemetry.original.bytes"
+
+
+def _too_large(error: KafkaError) -> bool:
+    return error.code() in (KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.RECORD_LIST_TOO_LARGE)
+
+
+def cut_to_fit(out: Output, error: KafkaError) -> bool:
+    """Make a dead letter that is too large smaller, one step per call; False when it cannot
+    be (not a dead letter, or nothing left to cut).
+
+    1. Keep the first :data:`CUT_COPY_BYTES` of the original, and its size in a header.
+    2. Drop the original's own headers (they may be what is large); ours stay: the reason and
+       the original's topic, partition and offset.
+    3. Drop the copy: the dead letter is then a pointer to the original.
+    """
+    if not out.cuttable:
+        return False
+    headers = list(out.headers or ())
+    value = out.value
+    if not any(name == HEADER_ORIGINAL_BYTES for name, _ in headers):
+        size = len(value) if value is not None else 0
+        headers.append((HEADER_ORIGINAL_BYTES, str(size).encode()))
+        out.headers = headers
+        if value is not None and len(value) > CUT_COPY_BYTES:
+            out.value = value[:CUT_COPY_BYTES]
+        step = f"cut to {CUT_COPY_BYTES:,} bytes of {size:,}"
+    elif any(not name.startswith("telemetry.") for name, _ in headers):
+        out.headers = [(name, v) for name, v in headers if name.startswith("telemetry.")]
+        step = "without the original's headers"
+    elif value is not None:
+        out.value = None
+        step = "as a pointer only (no copy)"
+    else:
+        return False
+    logger.warning(
+        "a dead letter for %s did not fit (%s): producing it %s", out.topic, error.str(), step
+    )
+    return True

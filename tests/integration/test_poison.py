@@ -1,0 +1,122 @@
+"""Poison input on the real broker: one bad record never stops the fleet's processing."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any
+
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+
+from telemetry.app import App
+from telemetry.codec import Encoder, LocalSchemaSource
+from telemetry.config import Config, KafkaConfig, ProcessingConfig, TopicsConfig
+from telemetry.windows import Tumbling
+from tests.conftest import ConsumerFactory, ProducerFactory, TopicFactory
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+
+HUGE = 1_040_000  # fits the broker's default limit (1,048,588), not the producer's (1,000,000)
+
+
+def _headers(message: Any) -> dict[str, bytes]:
+    return dict(message.headers() or [])
+
+
+def test_a_record_too_big_to_dead_letter_whole_is_dead_lettered_cut_and_processing_goes_on(
+    kafka_bootstrap: str,
+    topic_factory: TopicFactory,
+    producer_factory: ProducerFactory,
+    consumer_factory: ConsumerFactory,
+    group_id: str,
+) -> None:
+    """A 1,040,000-byte record with a wrong magic byte: its dead letter cannot carry it whole
+    (MSG_SIZE_TOO_LARGE). It carries the reason and the record's position, and a cut copy;
+    the healthy readings around it are all aggregated and the commit moves past it."""
+    topics = TopicsConfig(
+        readings=topic_factory(2),
+        rollups=topic_factory(2),
+        alerts=topic_factory(2),
+        deadletter=topic_factory(1),
+        changelog=f"{group_id}-changelog",
+    )
+    encoder = Encoder(LocalSchemaSource().schema_ids)
+    producer = producer_factory(**{"message.max.bytes": 2_000_000})
+    now = int(time.time() * 1000)
+    readings = 4_000
+    for i in range(readings):
+        if i == readings // 2:
+            producer.produce(topics.readings, b"\x07" + os.urandom(HUGE - 1), b"dev-0", partition=0)
+        reading: dict[str, Any] = {
+            "device_id": f"dev-{i % 200}",
+            "sensor": "temp",
+            "ts": now - 60_000 + i,  # one closed minute
+            "value": 1.0,
+            "seq": i,
+        }
+        producer.produce(topics.readings, encoder.encode(2, reading), reading["device_id"])
+    assert producer.flush(30) == 0
+    config = Config(
+        kafka=KafkaConfig(bootstrap_servers=kafka_bootstrap),
+        topics=topics,
+        processing=ProcessingConfig(
+            group_id=group_id,
+            windows=(Tumbling(size_ms=600_000),),
+            allowed_lateness_ms=0,
+            idle_timeout_ms=1_000,
+            commit_interval_s=0.5,
+        ),
+    )
+    app = App(config)
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            app.run()
+        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+            failure.append(exc)
+
+    runner = threading.Thread(target=run, name="app")
+    runner.start()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and runner.is_alive():
+            consumed = app.snapshot()["consumed"]
+            if consumed >= readings + 1 and app.snapshot()["deadletters"] >= 1:
+                break
+            time.sleep(0.2)
+        time.sleep(2.0)  # a checkpoint and a commit after it
+        assert runner.is_alive(), failure
+        snapshot = app.snapshot()
+    finally:
+        app.request_drain()
+        runner.join(60)
+    assert not failure, failure
+    assert snapshot["consumed"] == readings + 1
+    assert snapshot["deadletters"] == 1
+
+    reader = consumer_factory(**{"group.id": f"{group_id}-reader"})
+    reader.assign([TopicPartition(topics.deadletter, 0, 0)])
+    letters = reader.consume(num_messages=10, timeout=10)
+    assert len(letters) == 1
+    letter = letters[0]
+    headers = _headers(letter)
+    assert headers["telemetry.error.reason"] == b"bad_magic"
+    assert headers["telemetry.source.topic"] == topics.readings.encode()
+    assert headers["telemetry.source.partition"] == b"0"
+    assert int(headers["telemetry.original.bytes"]) == HUGE
+    value = letter.value() or b""
+    assert 0 < len(value) < HUGE
+    assert value[:1] == b"\x07"  # a cut copy: its beginning
+
+    group = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": group_id})
+    try:
+        committed = group.committed(
+            [TopicPartition(topics.readings, 0), TopicPartition(topics.readings, 1)], timeout=10
+        )
+    finally:
+        group.close()
+    poison_offset = int(headers["telemetry.source.offset"])
+    assert committed[0].offset > poison_offset
