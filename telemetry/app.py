@@ -148,6 +148,7 @@ class App:
                 rules=processing.rules,
                 allowed_lateness_ms=processing.allowed_lateness_ms,
                 idle_timeout=processing.idle_timeout_ms / 1000,
+                max_clock_ahead_ms=processing.max_clock_ahead_ms,
             ),
             encoder=encoder,
             rollup_schema_id=ids.rollup,

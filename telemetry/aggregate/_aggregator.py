@@ -12,6 +12,8 @@ from telemetry.rules import Rule
 from telemetry.stages import Dispatcher, Processor, Supervision
 from telemetry.windows import DEFAULT_RELATIVE_ACCURACY, Hopping, Session, Tumbling, WindowSpec
 
+_FOREVER = 2**62
+
 CLOSE_BUDGET = 250
 """Windows closed per pass at least (more with bigger batches): about 5 ms of encoding, so an
 alert is never queued behind thousands of rollups that came due at the same instant."""
@@ -41,6 +43,8 @@ class Aggregator(Processor[Event, Emitted]):
         idle_timeout: float = 30.0,
         relative_accuracy: float = DEFAULT_RELATIVE_ACCURACY,
         clock: Callable[[], float] = time.monotonic,
+        max_clock_ahead_ms: int | None = None,
+        wall_clock: Callable[[], float] = time.time,
         tick_interval: float | None = 1.0,
         close_budget: int = CLOSE_BUDGET,
         dispatcher: Dispatcher | None = None,
@@ -70,6 +74,9 @@ class Aggregator(Processor[Event, Emitted]):
         self.idle_timeout = idle_timeout
         self.relative_accuracy = relative_accuracy
         self._clock = clock
+        # How far a partition's clock may run ahead of the wall clock (None: no bound).
+        self.max_clock_ahead_ms = max_clock_ahead_ms
+        self._wall = wall_clock
         self._parts: dict[Hashable, PartitionState] = {}
         self.close_budget = close_budget
         # Windows a reading can open: a hopping spec opens size / advance of them at once.
@@ -143,6 +150,8 @@ class Aggregator(Processor[Event, Emitted]):
         if not n:
             return out
         now = self._clock()
+        ahead = self.max_clock_ahead_ms
+        front_limit = _FOREVER if ahead is None else int(self._wall() * 1000) + ahead
         parts = self._parts
         # At least as many windows closed as the readings could open: closing never falls
         # behind input, not even when every reading is a new device's first.
@@ -158,7 +167,7 @@ class Aggregator(Processor[Event, Emitted]):
                 self.unassigned_total += j - i
                 i = j
                 continue
-            i = state.feed(events, i, now, out)
+            i = state.feed(events, i, now, out, front_limit)
         # Closing is spread over passes: a burst of thousands of windows ending together must
         # not stall the readings (and their alerts) behind it.
         for state in parts.values():

@@ -44,6 +44,7 @@ from telemetry.rules import (
 from telemetry.windows import Accumulator, Hopping, Session, Tumbling, WindowKind, WindowSpec
 
 _NEVER = -(2**62)
+_FOREVER = 2**62
 
 
 def _unset(key: _Key) -> None:
@@ -186,10 +187,20 @@ class PartitionState:
     # -- input -------------------------------------------------------------------------------
 
     def feed(  # noqa: PLR0912, PLR0915 - the hot loop, inlined on purpose
-        self, events: list[Event], start: int, now: float, out: list[Emitted]
+        self,
+        events: list[Event],
+        start: int,
+        now: float,
+        out: list[Emitted],
+        front_limit: int = _FOREVER,
     ) -> int:
         """Apply readings from ``events[start]`` while they belong to this partition; return
-        the index of the first one that does not. Closes nothing (see :meth:`close`)."""
+        the index of the first one that does not. Closes nothing (see :meth:`close`).
+
+        ``front_limit`` (epoch ms): the clock moves no further, whatever a reading's ``ts``
+        says (the wall clock plus ``processing.max_clock_ahead_ms``). A device whose clock
+        runs ahead still gets its reading into its windows, but cannot make every other
+        device's readings late."""
         p = self.partition
         keys = self.keys
         lateness = self.lateness
@@ -209,12 +220,14 @@ class PartitionState:
             ts = r["ts"]
             value = r["value"]
             if ts > self.max_ts:
-                self.max_ts = ts
-                if ts > self.clock:
-                    self.clock = ts
-                    timers = self.timers
-                    if timers and timers[0][0] <= ts:
-                        self._fire(out)
+                front = ts if ts <= front_limit else front_limit
+                if front > self.max_ts:
+                    self.max_ts = front
+                    if front > self.clock:
+                        self.clock = front
+                        timers = self.timers
+                        if timers and timers[0][0] <= front:
+                            self._fire(out)
             device = r["device_id"]
             sensor = r["sensor"]
             key = keys.get((device, sensor))

@@ -29,7 +29,9 @@ from telemetry.codec._schemas import (
 )
 from telemetry.codec._sources import SchemaSource, SchemaSourceError
 
-DEFAULT_MAX_FUTURE = timedelta(days=7)
+DEFAULT_MAX_FUTURE = timedelta(minutes=5)
+"""A device clock more than this ahead of ours is wrong, not early (NTP keeps real ones within
+seconds); five minutes leaves room for a sloppy clock and none for a broken one."""
 DEFAULT_MAX_PAST = timedelta(days=3650)
 _MESSAGE_LIMIT = 200
 _NUMBERS = frozenset({'"double"', '"float"'})
@@ -68,7 +70,8 @@ class ReadingDecoder:
     ``source`` resolves writer schema ids; each id is resolved and planned once and cached.
     Unknown ids are remembered for ``unknown_retry`` seconds before the source is asked again.
     Readings whose ``ts`` lies more than ``max_future`` ahead of ``now()`` (seconds since the
-    epoch) or more than ``max_past`` behind it fail with ``bad_timestamp``.
+    epoch) fail with ``future_timestamp``, more than ``max_past`` behind it with
+    ``bad_timestamp``.
     """
 
     def __init__(
@@ -227,5 +230,9 @@ def _trailing(index: int, end: int, value: bytes, schema_id: int) -> DecodeFailu
 
 
 def _bad_ts(index: int, ts: int, now_ms: int, schema_id: int) -> DecodeFailure:
-    message = f"ts {ts} is {(ts - now_ms) / 86_400_000:+.1f} days from now"
+    ahead = ts - now_ms
+    if ahead > 0:
+        message = f"ts {ts} is {ahead / 1000:,.1f} s ahead of the wall clock"
+        return _failure(index, Reason.FUTURE_TIMESTAMP, message, schema_id)
+    message = f"ts {ts} is {-ahead / 86_400_000:,.1f} days behind the wall clock"
     return _failure(index, Reason.BAD_TIMESTAMP, message, schema_id)

@@ -28,4 +28,7 @@ class Reason(StrEnum):
     NON_FINITE = "non_finite"
     """The value is NaN or infinite."""
     BAD_TIMESTAMP = "bad_timestamp"
-    """The event time is too far in the future or the past."""
+    """The event time is too far in the past (``processing.max_past_ms``)."""
+    FUTURE_TIMESTAMP = "future_timestamp"
+    """The event time is too far ahead of the wall clock (``processing.max_future_ms``): a
+    device with a skewed clock must not close its partition's windows for every other one."""

@@ -87,7 +87,12 @@ class ProcessingConfig:
     allowed_lateness_ms: int = 5_000
     idle_timeout_ms: int = 30_000
     """A partition with no new data for this long advances its watermark with the wall clock."""
-    max_future_ms: int = 7 * 24 * 3600 * 1000
+    max_future_ms: int = 5 * 60 * 1000
+    """Readings further ahead of the wall clock are dead-lettered (``future_timestamp``)."""
+    max_clock_ahead_ms: int = 1_000
+    """A partition's clock runs at most this far ahead of the wall clock: a reading from a
+    device whose clock is ahead (up to ``max_future_ms``) is aggregated but does not close
+    the other devices' windows early."""
     max_past_ms: int = 3650 * 24 * 3600 * 1000
     commit_interval_s: float = 5.0
     max_demand: int = 5_000
@@ -116,6 +121,7 @@ class ProcessingConfig:
             "allowed_lateness_ms": self.allowed_lateness_ms >= 0,
             "idle_timeout_ms": self.idle_timeout_ms > 0,
             "max_future_ms": self.max_future_ms > 0,
+            "max_clock_ahead_ms": 0 <= self.max_clock_ahead_ms <= self.max_future_ms,
             "max_past_ms": self.max_past_ms > 0,
             "commit_interval_s": self.commit_interval_s > 0,
             "max_demand": self.max_demand >= 2,

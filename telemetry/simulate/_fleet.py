@@ -26,7 +26,9 @@ UNKNOWN_SCHEMA_ID = 999_999
 DAY_MS = 24 * 3600 * 1000
 HOUR_MS = 3600 * 1000
 FUTURE_SHIFT_MS = 30 * DAY_MS
-"""Shift of a ``bad_timestamp`` record: beyond the default ``processing.max_future_ms``."""
+"""Shift of a ``future_timestamp`` record: beyond the default ``processing.max_future_ms``."""
+PAST_SHIFT_MS = 11 * 365 * DAY_MS
+"""Shift back of a ``bad_timestamp`` record: beyond the default ``processing.max_past_ms``."""
 
 Kind = Literal["normal", "anomaly", "out_of_order", "late", "broken"]
 KINDS: tuple[Kind, ...] = ("normal", "anomaly", "out_of_order", "late", "broken")
@@ -40,6 +42,7 @@ BROKEN_KINDS: Mapping[str, Reason] = {
     "trailing_bytes": Reason.TRAILING_BYTES,
     "non_finite": Reason.NON_FINITE,
     "bad_timestamp": Reason.BAD_TIMESTAMP,
+    "future_timestamp": Reason.FUTURE_TIMESTAMP,
 }
 """Each kind of broken record, and the dead-letter reason the decoder gives it."""
 
@@ -305,6 +308,8 @@ class Fleet:
         if broken == "non_finite":
             reading["value"] = math.nan
         elif broken == "bad_timestamp":
+            reading["ts"] -= PAST_SHIFT_MS
+        elif broken == "future_timestamp":
             reading["ts"] += FUTURE_SHIFT_MS
         framed = self._encoder.encode(schema_id, reading)
         if broken == "bad_magic":

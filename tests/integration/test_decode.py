@@ -70,6 +70,11 @@ def _broken(
         (encoder.encode(V1, {**reading, "value": -math.inf}), Reason.NON_FINITE, V1),
         (
             encoder.encode(V1, {**reading, "ts": now_ms + 30 * 86_400_000}),
+            Reason.FUTURE_TIMESTAMP,
+            V1,
+        ),
+        (
+            encoder.encode(V1, {**reading, "ts": now_ms - 11 * 365 * 86_400_000}),
             Reason.BAD_TIMESTAMP,
             V1,
         ),

@@ -212,3 +212,37 @@ def test_closing_keeps_up_with_input_larger_than_the_budget() -> None:
     out = stage.process([ev(20 + d, 1000, device=f"d{d}") for d in range(20)])
     assert len(rollups(out)) == 20
     assert not stage.tick_pending()
+
+
+@pytest.mark.parametrize("bound", [None, 1_000])
+def test_a_device_clock_ahead_does_not_make_everyone_late(bound: int | None) -> None:
+    """One reading dated 4 minutes ahead (inside max_future_ms, so it is decoded): with the
+    clock bounded to the wall clock plus ``bound`` it joins its window, and every other
+    device's readings after it still count. Unbounded, they all came late."""
+    wall = 1_800_000_000.0  # the wall clock, seconds
+    now_ms = int(wall * 1000)
+    agg = Aggregator(
+        windows=(Tumbling(10_000),),
+        allowed_lateness_ms=5_000,
+        max_clock_ahead_ms=bound,
+        wall_clock=lambda: wall,
+        clock=FakeClock(),
+    )
+    agg.open_partition(0)
+    before: list[Event] = [
+        (0, i, reading(f"d{i % 10}", "s", now_ms - 3_000 + i, 1.0, i)) for i in range(100)
+    ]
+    skewed: list[Event] = [(0, 100, reading("skewed", "s", now_ms + 240_000, 1.0, 0))]
+    after: list[Event] = [
+        (0, 101 + i, reading(f"d{i % 10}", "s", now_ms - 2_000 + i, 1.0, i)) for i in range(100)
+    ]
+    out = agg.process(before) + agg.process(skewed) + agg.process(after)
+    late = [e for e in out if e.kind == LATE]
+    if bound is None:
+        assert len(late) == 100  # the old behaviour: the skewed clock closed everyone's window
+    else:
+        assert late == []
+        state = agg.state(0)
+        assert state is not None
+        assert state.clock == now_ms + bound
+        assert state.keys["skewed", "s"].wins[0]  # its window is open, waiting for the clock

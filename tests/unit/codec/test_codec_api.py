@@ -58,4 +58,5 @@ def test_reason_values_are_the_dead_letter_labels() -> None:
         "missing_value",
         "non_finite",
         "bad_timestamp",
+        "future_timestamp",
     ]

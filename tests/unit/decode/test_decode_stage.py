@@ -218,6 +218,7 @@ def test_every_kind_of_failure_and_an_all_failed_batch() -> None:
         v1(0) + b"\x00",
         v1(0, value=math.inf),
         v1(0, ts=NOW_MS + 30 * 86_400_000),
+        v1(0, ts=NOW_MS - 11 * 365 * 86_400_000),
         frame_header(ROLLUP) + v1(0)[5:],  # a writer schema that is no SensorReading
     ]
     out = make_decode(registry).process(records(broken))
@@ -230,6 +231,7 @@ def test_every_kind_of_failure_and_an_all_failed_batch() -> None:
         "trailing_bytes": 1,
         "non_finite": 1,
         "bad_timestamp": 1,
+        "future_timestamp": 1,
         "schema_mismatch": 1,
     }
     assert counts(registry) == expected

@@ -11,7 +11,9 @@ from telemetry.codec import LocalSchemaSource, ReadingDecoder, split_header
 from telemetry.errors import ConfigError
 from telemetry.simulate import BROKEN_KINDS, Fleet, FleetSpec, SimRecord, wall_clock_ms
 
-START = wall_clock_ms()  # bad_timestamp is relative to the decoder's wall clock
+# The timestamp reasons are relative to the decoder's wall clock: the generated stretch (up to
+# three hours) must end before now, or its last readings would be from the future.
+START = wall_clock_ms() - 3 * 3600 * 1000
 
 
 def run(spec: FleetSpec, n: int, step_ms: int = 100) -> list[SimRecord]:
