@@ -81,9 +81,16 @@ class MetricsServer:
         self.stop()
 
 
+SOCKET_TIMEOUT_S = 10.0
+"""Read and write timeout of a metrics or probe connection."""
+
+
 class _Handler(BaseHTTPRequestHandler):
     app: Observable
     server_version = "telemetry"
+    # A client that connects and then says nothing (or reads nothing) is dropped after this
+    # many seconds instead of holding a thread forever.
+    timeout = SOCKET_TIMEOUT_S
 
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]

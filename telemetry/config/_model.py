@@ -23,7 +23,8 @@ class KafkaConfig:
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     sasl_username: str | None = None
-    sasl_password: str | None = None
+    sasl_password: str | None = field(default=None, repr=False)
+    """Never shown: kept out of the repr, so out of logs and tracebacks that print a config."""
     ssl_ca_location: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
     """Raw librdkafka settings passed through to every client (e.g. ``client.rack``)."""

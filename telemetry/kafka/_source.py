@@ -93,7 +93,8 @@ class KafkaSource(Source[Record]):
         self._paused: set[PartitionKey] = set()
         self._demand = 0
         self._next_commit = 0.0
-        self.joined = False  # an assignment (possibly empty) was received since start
+        # An assignment (possibly empty) was received since start, and not lost since.
+        self.joined = False
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -332,6 +333,8 @@ class KafkaSource(Source[Record]):
             tracker.revoked = True
         for listener in self.revoke_listeners:
             listener(trackers, 0.0, True)
+        # Not a member in good standing until the group assigns again: /readyz says so.
+        self.joined = False
         self.metrics.rebalances.labels(self.name, "lost").inc()
         logger.warning("lost %s", _names(partitions))
 

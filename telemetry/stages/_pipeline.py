@@ -286,6 +286,10 @@ class Pipeline:
         deadline = time.monotonic() + timeout
         try:
             while not self.is_idle():
+                if self._stop_requested:  # asked again (a second SIGTERM): stop now
+                    self._stop_requested = False
+                    logger.warning("drain interrupted by a stop request with work left")
+                    return False
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     logger.warning("drain timed out after %gs with work left", timeout)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -9,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client import CollectorRegistry, Counter
 
+from telemetry import http as http_module
 from telemetry.config import MetricsConfig
 from telemetry.http import MetricsServer
 
@@ -73,3 +76,18 @@ def test_readyz_follows_ready(app: FakeApp, server: MetricsServer) -> None:
 
 def test_unknown_path_is_404(server: MetricsServer) -> None:
     assert get(server, "/nope")[0] == 404
+
+
+def test_a_silent_client_is_dropped_after_the_socket_timeout(
+    app: FakeApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    default = http_module._Handler.timeout
+    assert default is not None
+    assert 0 < default <= 30  # the stdlib default is None: wait forever
+    monkeypatch.setattr(http_module._Handler, "timeout", 0.3)
+    with MetricsServer(app, MetricsConfig(port=0)) as running:
+        with socket.create_connection(("127.0.0.1", running.port), timeout=5) as silent:
+            started = time.monotonic()
+            assert silent.recv(1) == b""  # closed by the server, not by our own timeout
+            assert time.monotonic() - started < 4
+        assert get(running, "/healthz")[0] == 200  # and it still serves everyone else

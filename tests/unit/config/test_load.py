@@ -285,3 +285,15 @@ def test_secret_and_value_both_set(tmp_path: Path) -> None:
 def test_secret_file_for_unknown_key(tmp_path: Path) -> None:
     path = write(tmp_path, "kafka: {token_file: /x}\n")
     assert "kafka.token_file: unknown key (kafka.token does not exist)" in error_of(path)
+
+
+def test_the_sasl_password_is_never_in_a_repr(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "kafka: {security_protocol: SASL_SSL, sasl_mechanism: PLAIN, sasl_username: u,"
+        " sasl_password: s3cr3t-value}\n"
+    )
+    config = load_config(path)
+    assert config.kafka.sasl_password == "s3cr3t-value"  # noqa: S105 - a test's secret
+    assert "s3cr3t-value" not in repr(config)
+    assert "s3cr3t-value" not in str(config.kafka)

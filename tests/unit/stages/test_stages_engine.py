@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -308,6 +309,26 @@ def test_drain_times_out_when_work_cannot_finish() -> None:
     assert p.output_buffered(src) == 5
     assert p.drain(timeout=0.05) is False
     assert sink.events == [0, 2, 4, 6, 8]
+    assert sink.stopped == 1
+
+
+def test_a_stop_request_ends_a_drain_at_once() -> None:
+    """A second SIGTERM (``request_stop``) during a drain that cannot finish: the drain ends
+    after the current pass instead of waiting out its timeout."""
+    src = ListSource(list(range(10)), dispatcher=PartitionDispatcher(partitions=2, key=int))
+    sink = ListSink()
+    p = Pipeline()
+    p.subscribe(sink, src, partition=0)
+    p.start()
+    p.run_once(idle_timeout=0)
+    timer = threading.Timer(0.2, p.request_stop)
+    timer.start()
+    started = time.monotonic()
+    try:
+        assert p.drain(timeout=30.0) is False
+    finally:
+        timer.cancel()
+    assert time.monotonic() - started < 5.0
     assert sink.stopped == 1
 
 

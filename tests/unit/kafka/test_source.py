@@ -1,0 +1,39 @@
+"""The source's group membership as the processor's readiness sees it (no broker needed)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from confluent_kafka import Consumer, TopicPartition
+from prometheus_client import CollectorRegistry
+
+from telemetry.kafka import KafkaSource, PartitionOffsets
+
+
+def test_a_member_that_lost_its_partitions_is_not_ready_until_assigned_again() -> None:
+    source = KafkaSource(
+        name="source",
+        config={"group.id": "g"},
+        topics=["readings"],
+        registry=CollectorRegistry(),
+    )
+    consumer = Consumer({"group.id": "g"})  # never connects: only handed to the callbacks
+    lost: list[tuple[int, bool]] = []
+
+    def listener(trackers: Sequence[PartitionOffsets], timeout: float, abandon: bool) -> None:
+        del timeout
+        lost.extend((t.partition, abandon) for t in trackers)
+
+    source.revoke_listeners.append(listener)
+    try:
+        assign = [TopicPartition("readings", 0), TopicPartition("readings", 1)]
+        source._on_assign(consumer, assign)
+        assert source.joined
+        source._on_lost(consumer, assign)
+        assert not source.joined  # /readyz turns false
+        assert sorted(lost) == [(0, True), (1, True)]  # state dropped, nothing written
+        consumer.incremental_unassign(assign)  # as librdkafka does after the callback
+        source._on_assign(consumer, assign[:1])
+        assert source.joined
+    finally:
+        consumer.close()
