@@ -70,7 +70,7 @@ def tuned_gc(young: int = GC_YOUNG_THRESHOLD) -> Iterator[None]:
 
 def schema_source(config: Config) -> SchemaSource:
     if config.schemas.registry_url:
-        return RegistrySchemaSource(SchemaRegistryClient({"url": config.schemas.registry_url}))
+        return RegistrySchemaSource(SchemaRegistryClient(config.schemas.registry_client_config()))
     directory = Path(config.schemas.directory) if config.schemas.directory else SCHEMA_DIR
     return LocalSchemaSource(directory)
 

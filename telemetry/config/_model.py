@@ -78,6 +78,39 @@ class SchemasConfig:
     """Confluent-compatible Schema Registry; without it, the local ``schemas/`` mapping."""
     directory: str | None = None
     """Directory with registry.json and .avsc files (default: the bundled schemas)."""
+    registry_timeout_s: float = 5.0
+    """Per request. A registry that accepts connections and never answers must not hold the
+    poll loop: with the retries below a lookup gives up within about 3 x this."""
+    registry_retries: int = 2
+    """Retries of a failed request, backing off from 200 ms up to 2 s."""
+    registry_username: str | None = None
+    registry_password: str | None = field(default=None, repr=False)
+    """Basic auth (prefer ``registry_password_file``, a mounted secret)."""
+    registry_ca_location: str | None = None
+    """CA bundle to verify an https registry's certificate."""
+
+    def __post_init__(self) -> None:
+        if not 0 < self.registry_timeout_s <= 120:
+            raise ConfigError("schemas.registry_timeout_s must be in (0, 120]")
+        if not 0 <= self.registry_retries <= 10:
+            raise ConfigError("schemas.registry_retries must be in [0, 10]")
+        if (self.registry_username is None) != (self.registry_password is None):
+            raise ConfigError("schemas.registry_username and schemas.registry_password go together")
+
+    def registry_client_config(self) -> dict[str, object]:
+        """The Schema Registry client's settings (``registry_url`` must be set)."""
+        config: dict[str, object] = {
+            "url": self.registry_url,
+            "timeout": self.registry_timeout_s,
+            "max.retries": self.registry_retries,
+            "retries.wait.ms": 200,
+            "retries.max.wait.ms": 2_000,
+        }
+        if self.registry_username is not None:
+            config["basic.auth.user.info"] = f"{self.registry_username}:{self.registry_password}"
+        if self.registry_ca_location is not None:
+            config["ssl.ca.location"] = self.registry_ca_location
+        return config
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -70,6 +70,8 @@ class KafkaSource(Source[Record]):
             "enable.partition.eof": True,
             **config,
             "stats_cb": self._on_stats,
+            # Results of asynchronous commits: a failed one is counted and made again.
+            "on_commit": self._on_commit,
             # Offsets are ours to commit, only once the work they cover is done.
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
@@ -350,6 +352,26 @@ class KafkaSource(Source[Record]):
             self._fifo = deque(m for m in self._fifo if (m.topic(), m.partition()) not in keys)
         self.metrics.assigned.labels(self.name).set(len(self.partitions))
         return trackers
+
+    def _on_commit(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
+        """A commit's result (served by the poll loop). A failed partition is marked not
+        committed, so the next commit interval commits it again."""
+        failed = list(partitions) if error is not None else [p for p in partitions if p.error]
+        if error is not None and error.code() == KafkaError._NO_OFFSET:
+            return  # nothing was due
+        if not failed:
+            return
+        self.metrics.commit_failures.labels(self.name).inc()
+        for tp in failed:
+            tracker = self.partitions.get((tp.topic, tp.partition))
+            if tracker is not None and tracker.committed == tp.offset:
+                tracker.committed = None
+        reason = error if error is not None else failed[0].error
+        logger.warning(
+            "commit of %s failed (%s); committing again at the next interval",
+            _names(failed),
+            reason.str() if isinstance(reason, KafkaError) else reason,
+        )
 
     def _on_stats(self, stats_json: str) -> None:
         try:

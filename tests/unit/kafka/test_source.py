@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, TopicPartition
 from prometheus_client import CollectorRegistry
 
 from telemetry.kafka import KafkaSource, PartitionOffsets
@@ -35,5 +35,32 @@ def test_a_member_that_lost_its_partitions_is_not_ready_until_assigned_again() -
         consumer.incremental_unassign(assign)  # as librdkafka does after the callback
         source._on_assign(consumer, assign[:1])
         assert source.joined
+    finally:
+        consumer.close()
+
+
+def test_a_failed_asynchronous_commit_is_counted_and_made_again() -> None:
+    registry = CollectorRegistry()
+    source = KafkaSource(name="source", config={"group.id": "g"}, topics=["r"], registry=registry)
+    consumer = Consumer({"group.id": "g"})
+    try:
+        source._on_assign(consumer, [TopicPartition("r", 0)])
+        tracker = source.partitions["r", 0]
+        tracker.checkpointed = True
+        tracker.durable = 42
+        tracker.committed = 42  # what commit() records when it sends the request
+        assert tracker.pending_commit() is None
+        source._on_commit(
+            KafkaError(KafkaError.REBALANCE_IN_PROGRESS), [TopicPartition("r", 0, 42)]
+        )
+        assert tracker.pending_commit() == 42  # due again at the next interval
+        failures = registry.get_sample_value(
+            "telemetry_kafka_commit_failures_total", {"stage": "source"}
+        )
+        assert failures == 1
+        source._on_commit(None, [TopicPartition("r", 0, 42)])  # a success changes nothing
+        assert failures == registry.get_sample_value(
+            "telemetry_kafka_commit_failures_total", {"stage": "source"}
+        )
     finally:
         consumer.close()
