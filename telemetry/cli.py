@@ -91,6 +91,34 @@ def probe_kafka(kafka: KafkaConfig, timeout: float = CONNECT_TIMEOUT_S) -> Admin
     return admin
 
 
+def require_topics(admin: AdminClient, config: Config, timeout: float) -> None:
+    """ConfigError (exit 2) naming every configured input and output topic that does not
+    exist: a processor that started anyway would stall on its first output, or let the
+    broker auto-create a topic with the wrong partitions and retention. (The changelog is
+    created by the processor itself when missing.)"""
+    try:
+        present = admin.list_topics(timeout=timeout).topics
+    except KafkaException as exc:
+        raise KafkaClientError(
+            f"cannot list the topics of {config.kafka.bootstrap_servers} ({_kafka_reason(exc)})"
+        ) from None
+    topics = config.topics
+    wanted = {
+        "topics.readings": topics.readings,
+        "topics.rollups": topics.rollups,
+        "topics.alerts": topics.alerts,
+        "topics.deadletter": topics.deadletter,
+    }
+    if topics.late:
+        wanted["topics.late"] = topics.late
+    missing = [f"{key} ({name})" for key, name in wanted.items() if name not in present]
+    if missing:
+        raise ConfigError(
+            f"missing topic(s): {', '.join(missing)}; create them with "
+            "`telemetry topics --config <file>`, or point the keys at existing topics"
+        )
+
+
 def _kafka_reason(exc: KafkaException) -> str:
     error: Any = exc.args[0] if exc.args else None
     return str(error.str()) if hasattr(error, "str") else str(error or exc)
@@ -270,7 +298,8 @@ def _metrics_server(app: Any, metrics: MetricsConfig, *, fallback: bool = False)
 def _run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     configure_logging(config.log)
-    probe_kafka(config.kafka, args.connect_timeout)
+    admin = probe_kafka(config.kafka, args.connect_timeout)
+    require_topics(admin, config, args.connect_timeout)
     from telemetry.app import App  # noqa: PLC0415  # the processor is only needed here
 
     app = App(config)

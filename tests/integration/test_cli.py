@@ -17,7 +17,7 @@ from urllib.request import urlopen
 import pytest
 from confluent_kafka import TopicPartition
 
-from tests.conftest import ConsumerFactory
+from tests.conftest import ConsumerFactory, TopicFactory
 
 TELEMETRY = [sys.executable, "-m", "telemetry"]
 DRAIN_TIMEOUT_S = 10.0
@@ -124,6 +124,31 @@ def test_unreachable_broker_one_line_exit_1(tmp_path: Path, command: str) -> Non
     assert result.returncode == 1
     assert result.stderr.startswith(
         "telemetry: error: cannot reach Kafka at 127.0.0.1:1 within 2 s"
+    ), result.stderr
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_missing_output_topic_is_one_line_exit_2(
+    tmp_path: Path, kafka_bootstrap: str, topic_factory: TopicFactory
+) -> None:
+    readings = topic_factory(1)
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        f"kafka: {{bootstrap_servers: '{kafka_bootstrap}'}}\n"
+        f"topics: {{readings: {readings}, rollups: {readings}, alerts: nowhere.alerts,"
+        f" deadletter: {readings}}}\n"
+    )
+    result = subprocess.run(
+        [*TELEMETRY, "run", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_env(),
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(
+        "telemetry: config error: missing topic(s): topics.alerts (nowhere.alerts)"
     ), result.stderr
     assert len(result.stderr.splitlines()) == 1
 
