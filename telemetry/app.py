@@ -51,6 +51,12 @@ RESTORE_TIMEOUT_S = 300.0
 """Longest a restore of assigned partitions may take before the member gives up (StateError):
 about the default ``max.poll.interval.ms``, past which the group would expel it anyway."""
 
+FINAL_FLUSH_S = 10.0
+"""After the drain: longest wait for the last changelog records. The shutdown's worst case
+is drain_timeout_s, the revoke's sink flush and changelog flush (10 s each, the source's
+revoke timeout), this, and the commit and close: the chart's terminationGracePeriodSeconds
+check (helm/telemetry/templates/_helpers.tpl) adds them up."""
+
 GC_YOUNG_THRESHOLD = 50_000
 """Net allocations between young-generation collections while the processor runs (Python's
 default is 700). Every batch briefly holds thousands of records, so the default threshold ran
@@ -203,7 +209,7 @@ class App:
         finally:
             self._running = False
             if self.checkpointer is not None:
-                self.checkpointer.stop(self.config.processing.drain_timeout_s)
+                self.checkpointer.stop(FINAL_FLUSH_S)
         logger.info("processor stopped")
 
     def _beat(self) -> bool:

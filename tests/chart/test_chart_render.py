@@ -237,7 +237,8 @@ def test_container_runs_the_processor_on_its_config(
     assert main["resources"]["requests"]
     assert main["resources"]["limits"]["memory"]
     assert pod["terminationGracePeriodSeconds"] == values["terminationGracePeriodSeconds"]
-    assert pod["terminationGracePeriodSeconds"] > values["config"]["processing"]["drain_timeout_s"]
+    drain = values["config"]["processing"]["drain_timeout_s"]
+    assert pod["terminationGracePeriodSeconds"] >= drain + 35  # see telemetry.app.FINAL_FLUSH_S
 
 
 def test_probes_use_the_named_metrics_port(manifests: list[Manifest], scenario: str) -> None:
@@ -520,6 +521,7 @@ def test_checksum_is_sha256_of_the_rendered_config_map(helm: str) -> None:
         (["--set", "autoscaling.enabled=true", "--set", "keda.enabled=true"], "mutually exclusive"),
         (["--set", "config.metrics.host=127.0.0.1"], "loopback"),
         (["--set", "terminationGracePeriodSeconds=15"], "drain_timeout_s"),
+        (["--set", "terminationGracePeriodSeconds=54"], "= 55 s"),  # 20 s drain + 35 s
         (["--set", "replicas=3"], "additional properties"),
         (["--set", "config.kafka.sasl_password=hunter2"], "sasl_password"),
         (["--set", "image.pullPolicy=Sometimes"], "pullPolicy"),
@@ -539,6 +541,7 @@ def test_checksum_is_sha256_of_the_rendered_config_map(helm: str) -> None:
         "hpa-and-keda",
         "loopback-metrics-host",
         "grace-shorter-than-drain",
+        "grace-shorter-than-the-shutdown",
         "unknown-top-level-key",
         "password-in-values",
         "bad-pull-policy",

@@ -100,10 +100,13 @@ Checks that cannot be expressed in values.schema.json. Included by the Deploymen
 {{- fail "config.metrics.host must not be a loopback address in a pod: the kubelet probes and Prometheus scrapes the pod IP (use 0.0.0.0)" }}
 {{- end }}
 {{- $processing := .Values.config.processing | default dict }}
-{{- if hasKey $processing "drain_timeout_s" }}
-{{- if ge (float64 $processing.drain_timeout_s) (float64 .Values.terminationGracePeriodSeconds) }}
-{{- fail (printf "terminationGracePeriodSeconds (%v) must exceed config.processing.drain_timeout_s (%v) so the final offset commit happens before SIGKILL" .Values.terminationGracePeriodSeconds $processing.drain_timeout_s) }}
-{{- end }}
+{{- /* A SIGTERM's worst case: the drain, then on revoke the sink's flush and the changelog's
+(10 s each: the source's revoke timeout), the last changelog flush (10 s, app.FINAL_FLUSH_S)
+and 5 s for the final commit and the close. */}}
+{{- $drain := float64 (default 20.0 $processing.drain_timeout_s) }}
+{{- $shutdown := addf $drain 35.0 }}
+{{- if lt (float64 .Values.terminationGracePeriodSeconds) $shutdown }}
+{{- fail (printf "terminationGracePeriodSeconds (%v) must cover the shutdown: config.processing.drain_timeout_s (%v) + 10 s sink flush + 10 s changelog flush on revoke + 10 s final changelog flush + 5 s commit and close = %v s, or the final commit is cut short by SIGKILL" .Values.terminationGracePeriodSeconds $drain $shutdown) }}
 {{- end }}
 {{- if and .Values.staticMembership.enabled (gt (include "telemetry.sessionTimeoutMs" . | int) 300000) }}
 {{- fail (printf "staticMembership.enabled needs config.processing.session_timeout_ms <= 300000 (5 minutes, the kubelet's longest crash-loop back-off), got %s: a deleted pod's partitions wait that long before they move, and a crash-looping pod would keep its partitions" (include "telemetry.sessionTimeoutMs" .)) }}
