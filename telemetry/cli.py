@@ -298,6 +298,8 @@ def _metrics_server(app: Any, metrics: MetricsConfig, *, fallback: bool = False)
 def _run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     configure_logging(config.log)
+    for warning in config.kafka.insecure():
+        logger.warning(warning)
     admin = probe_kafka(config.kafka, args.connect_timeout)
     require_topics(admin, config, args.connect_timeout)
     from telemetry.app import App  # noqa: PLC0415  # the processor is only needed here

@@ -46,6 +46,16 @@ class KafkaConfig:
         config.update(self.extra)
         return config
 
+    def insecure(self) -> list[str]:
+        """Settings that work but expose something, one sentence each (logged at start)."""
+        found = []
+        if self.security_protocol == "SASL_PLAINTEXT" and self.sasl_mechanism == "PLAIN":
+            found.append(
+                "kafka: SASL PLAIN over SASL_PLAINTEXT sends the password unencrypted; "
+                "use SASL_SSL (or a SCRAM mechanism)"
+            )
+        return found
+
 
 @dataclass(frozen=True, kw_only=True)
 class TopicsConfig:

@@ -536,6 +536,11 @@ def test_checksum_is_sha256_of_the_rendered_config_map(helm: str) -> None:
         ),
         (["--set", "config.processing.instance_id=telemetry-0"], "instance_id"),
         (["--set", "config.processing.session_timeout_ms=45s"], "session_timeout_ms"),
+        (["--set-string", "config.kafka.extra.ssl\\.key\\.password=x"], "looks secret"),
+        (
+            ["--set-string", "config.kafka.extra.sasl\\.oauthbearer\\.client\\.secret=x"],
+            "looks secret",
+        ),
     ],
     ids=[
         "hpa-and-keda",
@@ -550,6 +555,8 @@ def test_checksum_is_sha256_of_the_rendered_config_map(helm: str) -> None:
         "static-membership-long-session-timeout",
         "instance-id-in-values",
         "session-timeout-not-an-integer",
+        "key-password-in-configmap",
+        "client-secret-in-configmap",
     ],
 )
 def test_bad_values_are_refused(helm: str, args: list[str], message: str) -> None:

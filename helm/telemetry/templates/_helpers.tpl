@@ -99,6 +99,12 @@ Checks that cannot be expressed in values.schema.json. Included by the Deploymen
 {{- if has (toString $metrics.host) (list "127.0.0.1" "localhost" "::1") }}
 {{- fail "config.metrics.host must not be a loopback address in a pod: the kubelet probes and Prometheus scrapes the pod IP (use 0.0.0.0)" }}
 {{- end }}
+{{- $kafka := .Values.config.kafka | default dict }}
+{{- range $key, $_ := ($kafka.extra | default dict) }}
+{{- if regexMatch "(?i)(password|secret|jaas|ssl\\.key\\.pem|token)" $key }}
+{{- fail (printf "config.kafka.extra.%s looks secret: the config is a ConfigMap, readable by anyone who can read the namespace; pass it from a Secret with extraEnv instead (TELEMETRY_KAFKA__EXTRA is YAML)" $key) }}
+{{- end }}
+{{- end }}
 {{- $processing := .Values.config.processing | default dict }}
 {{- /* A SIGTERM's worst case: the drain, then on revoke the sink's flush and the changelog's
 (10 s each: the source's revoke timeout), the last changelog flush (10 s, app.FINAL_FLUSH_S)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from telemetry.config import Config, load_config
+from telemetry.config import Config, KafkaConfig, load_config
 from telemetry.errors import ConfigError
 from telemetry.rules import RateOfChangeRule, SilentRule, ThresholdRule
 from telemetry.windows import Hopping, Session, Tumbling
@@ -297,3 +297,11 @@ def test_the_sasl_password_is_never_in_a_repr(tmp_path: Path) -> None:
     assert config.kafka.sasl_password == "s3cr3t-value"  # noqa: S105 - a test's secret
     assert "s3cr3t-value" not in repr(config)
     assert "s3cr3t-value" not in str(config.kafka)
+
+
+def test_sasl_plain_over_plaintext_is_called_insecure() -> None:
+    plain = KafkaConfig(security_protocol="SASL_PLAINTEXT", sasl_mechanism="PLAIN")
+    (warning,) = plain.insecure()
+    assert "sends the password unencrypted" in warning
+    assert KafkaConfig(security_protocol="SASL_SSL", sasl_mechanism="PLAIN").insecure() == []
+    assert KafkaConfig().insecure() == []
