@@ -1,7 +1,7 @@
 """The benchmark harness of issues 8 and 12: W1 throughput (with and without the state
 changelog), alert latency, memory under backlog, a profile, and the changelog's restore time.
 
-    python -m bench.harness [all | w1 | latency | memory | profile | restore ...] [--runs 3]
+    python -m bench.harness [all | w1 | latency | memory | profile | restore | fuzz ...]
 
 Uses the broker at $TELEMETRY_BENCH_BOOTSTRAP, or starts the local one (127.0.0.1:9092).
 Results go to bench/results/<scenario>.json and the table in bench/README.md.
@@ -18,14 +18,14 @@ import sys
 import time
 from typing import Any
 
-from bench import backlog, latency, restore, throughput
+from bench import backlog, fuzz, latency, restore, throughput
 from bench._common import RESULTS
 from bench.profiling import profile_w1
 from bench.report import write_readme
 from bench.w1 import W1_RECORDS, ensure_topic, expected
 from telemetry.localkafka import LocalKafka
 
-SCENARIOS = ("w1", "latency", "memory", "profile", "restore")
+SCENARIOS = ("w1", "latency", "memory", "profile", "restore", "fuzz")
 
 
 def _save(name: str, result: dict[str, Any], command: str) -> None:
@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--restore-keys", type=int, default=restore.KEYS, help="keys restored")
     parser.add_argument("--restore-runs", type=int, default=restore.RUNS, help="timed restores")
+    parser.add_argument(
+        "--fuzz-records", type=int, default=fuzz.RECORDS, help="mutated records through the run"
+    )
     return parser
 
 
@@ -113,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"restore: {args.restore_keys:,} keys, {args.restore_runs} run(s)", flush=True)
             result = restore.run(bootstrap, args.restore_keys, args.restore_runs)
             _save("restore", result, command)
+        if "fuzz" in chosen:
+            print(f"fuzz: {args.fuzz_records:,} mutated records through telemetry run", flush=True)
+            _save("fuzz", fuzz.run(bootstrap, args.fuzz_records), command)
     finally:
         if kafka is not None:
             kafka.stop()

@@ -96,6 +96,7 @@ def table() -> str:
             lines.append(f"| {row['tottime_s']:.2f} | {share:.1f}% | `{row['function']}` |")
         lines.append("")
     lines += _restore_lines(_load("restore"))
+    lines += _fuzz_lines(_load("fuzz"))
     return "\n".join(lines) if lines else "(no results yet: run `make bench`)\n"
 
 
@@ -163,6 +164,30 @@ def _restore_lines(res: dict[str, Any] | None) -> list[str]:
         ),
         "",
         f"target under {res['target_s']:g} s: {met}",
+        "",
+    ]
+
+
+def _fuzz_lines(res: dict[str, Any] | None) -> list[str]:
+    if not res:
+        return []
+    reasons = ", ".join(f"{k} {v:,.0f}" for k, v in sorted(res["dead_letter_reasons"].items()))
+    return [
+        f"Fuzzing through `telemetry run` ({res['date']}): `{res['command']}`",
+        "",
+        (
+            "| records | seconds | dead letters | decode events | stage failures"
+            " | committed to end | exit | correct |"
+        ),
+        "|---|---|---|---|---|---|---|---|",
+        (
+            f"| {res['records']:,} | {res['seconds']:.0f} | {res['dead_letters']:,.0f} |"
+            f" {res['decode_events']:,.0f} | {res['stage_failures']:,.0f} |"
+            f" {'yes' if res['committed_to_end'] else 'NO'} | {res['exit_code']} |"
+            f" {'yes' if res['correct'] else 'NO'} |"
+        ),
+        "",
+        f"dead letters by reason: {reasons}",
         "",
     ]
 

@@ -21,8 +21,8 @@ def test_named_scenarios_run_in_harness_order() -> None:
     assert chosen("restore", "w1") == ("w1", "restore")
 
 
-def test_every_benchmark_of_issues_8_and_12_is_a_scenario() -> None:
-    assert SCENARIOS == ("w1", "latency", "memory", "profile", "restore")
+def test_every_benchmark_of_issues_8_12_and_14_is_a_scenario() -> None:
+    assert SCENARIOS == ("w1", "latency", "memory", "profile", "restore", "fuzz")
 
 
 def test_an_unknown_scenario_is_refused() -> None:

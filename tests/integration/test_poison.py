@@ -5,16 +5,20 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections import Counter
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from telemetry.app import App
 from telemetry.codec import Encoder, LocalSchemaSource
 from telemetry.config import Config, KafkaConfig, ProcessingConfig, TopicsConfig
 from telemetry.windows import Tumbling
 from tests.conftest import ConsumerFactory, ProducerFactory, TopicFactory
+from tests.integration.conftest import PARTITIONS, ScenarioFactory
+from tests.integration.mutations import MUTATIONS, mutated
+from tests.integration.workers import Worker, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -120,3 +124,91 @@ def test_a_record_too_big_to_dead_letter_whole_is_dead_lettered_cut_and_processi
         group.close()
     poison_offset = int(headers["telemetry.source.offset"])
     assert committed[0].offset > poison_offset
+
+
+def test_mutated_records_through_telemetry_run_crash_nothing_and_are_all_accounted_for(
+    make_scenario: ScenarioFactory, kafka_bootstrap: str
+) -> None:
+    """5,000 randomly mutated records (the bench's fuzz scenario runs 100,000): the process
+    never dies, every record is either a reading or a dead letter with a reason, and the
+    group's committed offsets reach the end of every partition."""
+    count = 5_000
+    config, prefix = make_scenario()
+    producer = Producer(
+        {"bootstrap.servers": kafka_bootstrap, "message.max.bytes": 2_000_000, "linger.ms": 5}
+    )
+    kinds: Counter[str] = Counter()
+    for kind, key, value in mutated(count, int(time.time() * 1000)):
+        kinds[kind] += 1
+        while True:
+            try:
+                producer.produce(f"{prefix}.readings", value, key)
+                break
+            except BufferError:
+                producer.poll(0.05)
+    assert producer.flush(60) == 0
+    assert set(kinds) == set(MUTATIONS)
+    worker = Worker("fuzz", config).start()
+    try:
+        wait_for(
+            lambda: worker.metric("telemetry_kafka_consumed_messages_total") >= count,
+            120,
+            "every record to be consumed",
+        )
+        ends = _ends(kafka_bootstrap, f"{prefix}.readings")
+        wait_for(
+            lambda: _committed(kafka_bootstrap, prefix, f"{prefix}.readings") == ends,
+            30,
+            "the commit to reach the end of every partition",
+        )
+        decoded = worker.metric("telemetry_stage_events_out_total", '{stage="decode"}')
+        letters = worker.metric("telemetry_deadletter_records_total")
+        assert worker.proc is not None
+        assert worker.proc.poll() is None, worker.lines[-5:]
+        assert not worker.logged("escalating")
+    finally:
+        code = worker.stop()
+    assert code == 0
+    assert decoded == count  # one event per record: a reading or a dead letter
+    reasons = _dead_letter_reasons(kafka_bootstrap, f"{prefix}.deadletter", int(letters))
+    assert sum(reasons.values()) == letters > 0
+    print(f"{count:,} mutated records {dict(kinds)}: dead letters {dict(reasons)}")  # noqa: T201
+
+
+def _ends(bootstrap: str, topic: str) -> dict[int, int]:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "fuzz-ends"})
+    try:
+        return {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in range(PARTITIONS)
+        }
+    finally:
+        consumer.close()
+
+
+def _committed(bootstrap: str, group: str, topic: str) -> dict[int, int]:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    try:
+        parts = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+        return {tp.partition: tp.offset for tp in consumer.committed(parts, timeout=10)}
+    finally:
+        consumer.close()
+
+
+def _dead_letter_reasons(bootstrap: str, topic: str, want: int) -> Counter[str]:
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": "fuzz-dlq", "auto.offset.reset": "earliest"}
+    )
+    reasons: Counter[str] = Counter()
+    try:
+        consumer.assign([TopicPartition(topic, p, 0) for p in range(PARTITIONS)])
+        deadline = time.monotonic() + 60
+        while sum(reasons.values()) < want and time.monotonic() < deadline:
+            for message in consumer.consume(num_messages=1_000, timeout=1.0):
+                assert message.error() is None, message.error()
+                reason = _headers(message).get("telemetry.error.reason")
+                assert reason, "a dead letter without a reason"
+                reasons[reason.decode()] += 1
+    finally:
+        consumer.close()
+    return reasons
