@@ -70,7 +70,8 @@ def run(bootstrap: str, count: int = RECORDS) -> dict[str, Any]:
         wait_ready(process, port)
         while time.monotonic() - started < TIMEOUT_S and process.poll() is None:
             samples = scrape(port, 5.0)
-            if metric(samples, "telemetry_kafka_consumed_messages_total") >= count:
+            copies = metric(samples, "telemetry_key_mismatch_readings_total", None)
+            if metric(samples, "telemetry_kafka_consumed_messages_total") >= count + copies:
                 committed, ends = _offsets(bootstrap, out.group, readings)
                 if committed == ends:
                     break
@@ -87,11 +88,13 @@ def run(bootstrap: str, count: int = RECORDS) -> dict[str, Any]:
         if name.startswith("telemetry_deadletter_records_total{")
     }
     decoded = metric(samples, "telemetry_stage_events_out_total", "decode")
+    rekeyed = metric(samples, "telemetry_key_mismatch_readings_total", None)
     result = {
         "records": count,
         "mutations": dict(kinds),
         "consumed": metric(samples, "telemetry_kafka_consumed_messages_total"),
         "decode_events": decoded,
+        "rekeyed": rekeyed,
         "dead_letters": sum(reasons.values()),
         "dead_letter_reasons": reasons,
         "stage_failures": metric(samples, "telemetry_stage_failures_total", None),
@@ -103,14 +106,14 @@ def run(bootstrap: str, count: int = RECORDS) -> dict[str, Any]:
     result["correct"] = bool(
         alive
         and code == 0
-        and decoded == count
+        and decoded == count + rekeyed
         and result["committed_to_end"]
         and not result["stage_failures"]
     )
     print(
         f"  {count:,} mutated records in {elapsed:.0f} s:"
         f" dead letters {result['dead_letters']:,.0f} {reasons},"
-        f" decode events {decoded:,.0f}, committed to the end:"
+        f" re-keyed {rekeyed:,.0f}, decode events {decoded:,.0f}, committed to the end:"
         f" {result['committed_to_end']}, exit {code}: {'ok' if result['correct'] else 'FAILED'}",
         flush=True,
     )

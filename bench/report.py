@@ -187,7 +187,10 @@ def _fuzz_lines(res: dict[str, Any] | None) -> list[str]:
             f" {'yes' if res['correct'] else 'NO'} |"
         ),
         "",
-        f"dead letters by reason: {reasons}",
+        (
+            f"dead letters by reason: {reasons}; re-keyed (key not the device id, produced"
+            f" again keyed by it, so consumed and decoded twice): {res.get('rekeyed', 0):,.0f}"
+        ),
         "",
     ]
 

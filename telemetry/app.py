@@ -147,6 +147,7 @@ class App:
             ),
             dead_letter_topic=topics.deadletter,
             registry=self.registry,
+            key_mismatch=processing.key_mismatch,
         )
         self.aggregate = Aggregate(
             aggregator=Aggregator(

@@ -32,3 +32,6 @@ class Reason(StrEnum):
     FUTURE_TIMESTAMP = "future_timestamp"
     """The event time is too far ahead of the wall clock (``processing.max_future_ms``): a
     device with a skewed clock must not close its partition's windows for every other one."""
+    KEY_MISMATCH = "key_mismatch"
+    """The Kafka key is not the reading's device id (``processing.key_mismatch: deadletter``):
+    its device's state lives in another partition."""

@@ -133,6 +133,10 @@ class ProcessingConfig:
     """A partition with no new data for this long advances its watermark with the wall clock."""
     max_future_ms: int = 5 * 60 * 1000
     """Readings further ahead of the wall clock are dead-lettered (``future_timestamp``)."""
+    key_mismatch: Literal["rekey", "deadletter"] = "rekey"
+    """A reading whose Kafka key is not its device id (or is null) sits in a partition that
+    does not hold its device's state: counted, then sent back to the readings topic keyed by
+    its device id (``rekey``) or dead-lettered as ``key_mismatch``."""
     max_clock_ahead_ms: int = 1_000
     """A partition's clock runs at most this far ahead of the wall clock: a reading from a
     device whose clock is ahead (up to ``max_future_ms``) is aggregated but does not close
@@ -166,6 +170,7 @@ class ProcessingConfig:
             "idle_timeout_ms": self.idle_timeout_ms > 0,
             "max_future_ms": self.max_future_ms > 0,
             "max_clock_ahead_ms": 0 <= self.max_clock_ahead_ms <= self.max_future_ms,
+            "key_mismatch": self.key_mismatch in ("rekey", "deadletter"),
             "max_past_ms": self.max_past_ms > 0,
             "commit_interval_s": self.commit_interval_s > 0,
             "max_demand": self.max_demand >= 2,

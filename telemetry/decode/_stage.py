@@ -16,9 +16,11 @@ their input order within the stream, so per-partition order holds for both kinds
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from operator import itemgetter
+from typing import Final, Literal
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Counter
 
 from telemetry.codec import (
     DeadLetter,
@@ -27,9 +29,13 @@ from telemetry.codec import (
     Encoder,
     Reading,
     ReadingDecoder,
+    Reason,
 )
 from telemetry.kafka import Headers, Output, PartitionOffsets, Record
 from telemetry.stages import Dispatcher, Processor, Supervision
+
+HEADER_REKEYED_FROM: Final = "telemetry.rekeyed.from"
+"""On a reading sent back keyed by its device id: ``<partition>@<offset>`` it came from."""
 
 
 class ReadingEvent(tuple[PartitionOffsets, int, Reading]):
@@ -56,14 +62,31 @@ class ReadingEvent(tuple[PartitionOffsets, int, Reading]):
         return f"ReadingEvent({self.offsets.topic}[{self.offsets.partition}]@{self.offset})"
 
 
-def _events(decoded: list[Reading], records: list[Record]) -> list[DecodeEvent]:
-    """Reading events for decoded readings and their records, without a Python-level __new__."""
+def _events(
+    decoded: list[Reading],
+    records: list[Record],
+    misplaced: Callable[[Record, Reading], Output] | None = None,
+) -> list[DecodeEvent]:
+    """Reading events for decoded readings and their records, without a Python-level __new__.
+
+    With ``misplaced``, a reading whose Kafka key is not its device id (or is null) becomes
+    what ``misplaced`` makes of it instead: its device's state lives in another partition.
+    """
     new = tuple.__new__
     cls = ReadingEvent
-    return [
-        new(cls, (record.offsets, record.offset, reading))
-        for reading, record in zip(decoded, records, strict=True)
-    ]
+    if misplaced is None:
+        return [
+            new(cls, (record.offsets, record.offset, reading))
+            for reading, record in zip(decoded, records, strict=True)
+        ]
+    out: list[DecodeEvent] = []
+    append = out.append
+    for reading, record in zip(decoded, records, strict=True):
+        if record.message.key() == reading["device_id"].encode():
+            append(new(cls, (record.offsets, record.offset, reading)))
+        else:
+            append(misplaced(record, reading))
+    return out
 
 
 DecodeEvent = ReadingEvent | Output
@@ -98,6 +121,7 @@ class Decode(Processor[Record, DecodeEvent]):
         buffer_size: int = 10_000,
         dispatcher: Dispatcher | None = None,
         supervision: Supervision | None = None,
+        key_mismatch: Literal["rekey", "deadletter"] | None = None,
     ) -> None:
         super().__init__(
             name=name,
@@ -113,12 +137,23 @@ class Decode(Processor[Record, DecodeEvent]):
         self.decoder = decoder
         self.dead_letter_topic = dead_letter_topic
         self.reporter = reporter
+        self._misplaced: Callable[[Record, Reading], Output] | None = None
+        if key_mismatch is not None:
+            self.key_mismatches = Counter(
+                "telemetry_key_mismatch_readings",
+                "Readings whose Kafka key is not their device id (or is null), by what was done",
+                ["action"],
+                registry=registry if registry is not None else CollectorRegistry(),
+            )
+            self._mismatch = self.key_mismatches.labels(key_mismatch)
+            self._misplaced = self._rekey if key_mismatch == "rekey" else self._mislabelled
 
     def process(self, events: list[Record]) -> list[DecodeEvent]:
         values = [record.message.value() for record in events]
         decoded, failures = self.decoder.decode_batch(values)  # may raise SchemaSourceError
+        misplaced = self._misplaced
         if not failures:
-            return _events(decoded, events)
+            return _events(decoded, events, misplaced)
         out: list[DecodeEvent] = []
         extend = out.extend
         start = 0  # first input not yet emitted
@@ -127,12 +162,12 @@ class Decode(Processor[Record, DecodeEvent]):
             position = failure.position
             if position > start:
                 end = done + position - start
-                extend(_events(decoded[done:end], events[start:position]))
+                extend(_events(decoded[done:end], events[start:position], misplaced))
                 done = end
             out.append(self._dead_letter(events[position], values[position], failure))
             start = position + 1
         if start < len(events):
-            extend(_events(decoded[done:], events[start:]))
+            extend(_events(decoded[done:], events[start:], misplaced))
         self.reporter.report_failures(failures)
         return out
 
@@ -150,6 +185,39 @@ class Decode(Processor[Record, DecodeEvent]):
         out = Output(self.dead_letter_topic, value, message.key(), headers, offsets, record.offset)
         out.cuttable = True
         return out
+
+    def _rekey(self, record: Record, reading: Reading) -> Output:
+        """Send the reading back to its topic keyed by its device id, so that it lands in the
+        partition that holds its device's state; it counts there, not here."""
+        self._mismatch.inc()
+        message = record.message
+        original = message.headers()
+        headers: Headers = (
+            list(original.items()) if isinstance(original, dict) else list(original or ())
+        )
+        headers.append(
+            (HEADER_REKEYED_FROM, f"{record.offsets.partition}@{record.offset}".encode())
+        )
+        return Output(
+            record.offsets.topic,
+            message.value(),
+            reading["device_id"].encode(),
+            headers,
+            record.offsets,
+            record.offset,
+        )
+
+    def _mislabelled(self, record: Record, reading: Reading) -> Output:
+        self._mismatch.inc()
+        key = record.message.key()
+        failure = DecodeFailure(
+            0,
+            Reason.KEY_MISMATCH,
+            f"key {key!r} is not the device id {reading['device_id']!r}"[:200],
+            None,
+        )
+        self.reporter.report_failures([failure])
+        return self._dead_letter(record, record.message.value(), failure)
 
     def on_tick(self, now: float) -> list[DecodeEvent]:
         del now

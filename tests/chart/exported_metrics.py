@@ -48,6 +48,7 @@ EXPORTED_METRICS: Final[Mapping[str, MetricSpec]] = MappingProxyType(
         "telemetry_kafka_consumer_lag_messages": _spec("gauge", "topic", "partition"),
         # decode, aggregate and outputs
         "telemetry_deadletter_records_total": _spec("counter", "reason"),
+        "telemetry_key_mismatch_readings_total": _spec("counter", "action"),
         "telemetry_build_info": _spec("info", "version"),
         "telemetry_processing_latency_seconds": _spec("histogram"),
         "telemetry_end_to_end_latency_seconds": _spec("histogram"),

@@ -59,4 +59,5 @@ def test_reason_values_are_the_dead_letter_labels() -> None:
         "non_finite",
         "bad_timestamp",
         "future_timestamp",
+        "key_mismatch",
     ]
