@@ -10,7 +10,6 @@ that was due must be raised.
 from __future__ import annotations
 
 import signal
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from tests.integration.fleet_oracle import (
     expected_rollups,
     fleet,
 )
-from tests.integration.workers import Feeder, Worker, read_outputs, wait_for
+from tests.integration.workers import Feeder, Running, Worker, read_outputs, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -187,34 +186,21 @@ def test_a_failure_inside_aggregation_is_escalated_and_counts_nothing_twice(
         return feed(self, device_id, sensor, ts, value)
 
     monkeypatch.setattr(ThresholdState, "feed", failing_feed)
-    first = App(config)
-    failure: list[BaseException] = []
-
-    def run_first() -> None:
-        try:
-            first.run()
-        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
-            failure.append(exc)
-
-    runner = threading.Thread(target=run_first, name="first-app")
-    runner.start()
+    first = Running(App(config), "first-app")
     feeder = Feeder(kafka_bootstrap, f"{prefix}.readings", readings, RATE).start()
-    runner.join(90)
-    assert not runner.is_alive(), "the failing processor did not stop"
+    first.join(90)
+    failure = first.failure
     assert len(failure) == 1
     assert isinstance(failure[0], StageError), failure
     assert "injected failure" in str(failure[0])
-    assert first.registry.get_sample_value("telemetry_state_checkpoints_total")
+    assert first.app.registry.get_sample_value("telemetry_state_checkpoints_total")
     monkeypatch.undo()
 
-    second = App(config)
-    runner = threading.Thread(target=second.run, name="second-app")
-    runner.start()
+    second = Running(App(config), "second-app")
     try:
         feeder.join(60)
         report = _complete(kafka_bootstrap, prefix, readings, timeout=90)
     finally:
-        second.request_drain()
-        runner.join(60)
-    assert not runner.is_alive()
+        second.drain()
+    assert not second.failure, second.failure
     _assert_exact(report)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections import Counter
 from typing import Any
@@ -18,7 +17,7 @@ from telemetry.windows import Tumbling
 from tests.conftest import ConsumerFactory, ProducerFactory, TopicFactory
 from tests.integration.conftest import PARTITIONS, ScenarioFactory
 from tests.integration.mutations import MUTATIONS, mutated
-from tests.integration.workers import Worker, wait_for
+from tests.integration.workers import Running, Worker, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -74,30 +73,20 @@ def test_a_record_too_big_to_dead_letter_whole_is_dead_lettered_cut_and_processi
         ),
     )
     app = App(config)
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            app.run()
-        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
-            failure.append(exc)
-
-    runner = threading.Thread(target=run, name="app")
-    runner.start()
+    running = Running(app)
     try:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and runner.is_alive():
+        while time.monotonic() < deadline and running.alive():
             consumed = app.snapshot()["consumed"]
             if consumed >= readings + 1 and app.snapshot()["deadletters"] >= 1:
                 break
             time.sleep(0.2)
         time.sleep(2.0)  # a checkpoint and a commit after it
-        assert runner.is_alive(), failure
+        assert running.alive(), running.failure
         snapshot = app.snapshot()
     finally:
-        app.request_drain()
-        runner.join(60)
-    assert not failure, failure
+        running.drain()
+    assert not running.failure, running.failure
     assert snapshot["consumed"] == readings + 1
     assert snapshot["deadletters"] == 1
 

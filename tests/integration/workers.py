@@ -19,6 +19,7 @@ from urllib.request import urlopen
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from telemetry.app import App
 from telemetry.codec import Encoder, LocalSchemaSource, RecordDecoder
 from tests.integration.fleet_oracle import LATENESS_MS, OVERHEAT, SILENT, Reading
 
@@ -174,6 +175,33 @@ class Worker:
 
     def logged(self, fragment: str) -> list[dict[str, Any]]:
         return [e for e in self.lines if fragment in str(e.get("message", ""))]
+
+
+class Running:
+    """An in-process :class:`~telemetry.app.App` run on a thread; what it raised is kept."""
+
+    def __init__(self, app: App, name: str = "app") -> None:
+        self.app = app
+        self.failure: list[BaseException] = []
+        self.thread = threading.Thread(target=self._run, name=name)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.app.run()
+        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+            self.failure.append(exc)
+
+    def alive(self) -> bool:
+        return self.thread.is_alive()
+
+    def join(self, timeout: float) -> None:
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), f"{self.thread.name} did not stop"
+
+    def drain(self, timeout: float = 60.0) -> None:
+        self.app.request_drain()
+        self.join(timeout)
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> float:
