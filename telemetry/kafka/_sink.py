@@ -73,11 +73,14 @@ class KafkaSink(Sink[Output]):
     # -- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> None:
+        self._open()
+        self._owed = 0
+        self._grant(self.window)
+
+    def _open(self) -> None:
         self.producer = Producer(self._config, logger=logger)
         self.metrics.init_sink(self.name)
         self.metrics.up.labels(self.name).set(1)
-        self._owed = 0
-        self._grant(self.window)
 
     def stop(self) -> None:
         producer = self.producer
@@ -93,11 +96,21 @@ class KafkaSink(Sink[Output]):
         self.metrics.up.labels(self.name).set(0)
 
     def restart(self) -> None:
-        # Keep what was accepted: a restart must not lose outputs already handed to us.
-        backlog = self._backlog
-        self.stop()
-        self.start()
-        self._backlog = backlog
+        """A new producer. Nothing accepted is lost and the window is not granted again: what
+        the old producer could not deliver within :data:`RESTART_FLUSH_S` is purged (its
+        delivery reports come back as failures) and produced again, in order, by the new
+        one; the room it held stays counted until then."""
+        producer = self.producer
+        if producer is None:
+            self._open()
+            return
+        producer.flush(RESTART_FLUSH_S)
+        producer.purge()  # undelivered outputs: reported as failed, not silently forgotten
+        producer.flush(RESTART_FLUSH_S)  # serves those reports
+        self._settle()
+        self._open()
+        if self._backlog:
+            self._produce_backlog()
 
     # -- the stage protocol -----------------------------------------------------------------
 
@@ -260,6 +273,9 @@ class KafkaSink(Sink[Output]):
     def _retry(self, out: Output, error: KafkaError) -> None:
         """Count a failed delivery of ``out`` (the caller queues it again); KafkaClientError
         when it has failed ``max_retries`` times or the error is fatal."""
+        if error.code() in (KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT):
+            self._freed -= 1  # purged by a restart of ours: not the output's failure
+            return
         self.metrics.delivery_failures.labels(self.name).inc()
         if _too_large(error) and cut_to_fit(out, error):  # the broker's limit, not ours
             self._freed -= 1
@@ -281,6 +297,8 @@ class KafkaSink(Sink[Output]):
         self._freed -= 1  # the retried output takes its room back
 
 
+RESTART_FLUSH_S = 5.0
+"""On a restart: how long the old producer may still deliver before the rest is purged."""
 CUT_COPY_BYTES = 16 * 1024
 """How much of an original a dead letter keeps when the whole does not fit."""
 HEADER_ORIGINAL_BYTES = "telemetry.original.bytes"

@@ -8,6 +8,7 @@ from prometheus_client import CollectorRegistry
 
 from telemetry.errors import KafkaClientError
 from telemetry.kafka import KafkaSink, Output
+from telemetry.kafka import _sink as sink_module
 from telemetry.kafka._sink import CUT_COPY_BYTES, HEADER_ORIGINAL_BYTES, cut_to_fit
 
 TOO_LARGE = KafkaError(KafkaError.MSG_SIZE_TOO_LARGE)
@@ -53,3 +54,31 @@ def test_failed_deliveries_are_retried_in_order_and_kept_when_retries_run_out() 
     with pytest.raises(KafkaClientError, match="failed 2 time"):
         sink._settle()
     assert list(sink._backlog) == outs  # escalated with every output still queued
+
+
+def test_a_producer_restart_keeps_every_undelivered_output_and_grants_nothing_twice(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Outputs stuck in the old producer (its broker unreachable) are purged, come back as
+    failed reports and are produced again by the new producer: none is forgotten, none is
+    counted as a delivery failure, and the room they hold is not granted upstream again."""
+    monkeypatch.setattr(sink_module, "RESTART_FLUSH_S", 0.2)
+    registry = CollectorRegistry()
+    sink = KafkaSink(name="sink", config={"bootstrap.servers": "127.0.0.1:1"}, registry=registry)
+    sink._open()  # as start() does, without a pipeline to grant demand to
+    stuck = [Output("alerts", f"{i}".encode(), b"k") for i in range(3)]
+    sink._produce(stuck)
+    assert sink.in_flight() == 3
+    old = sink.producer
+    sink.restart()  # a grant would raise here: the sink has no subscription to ask
+    assert sink.producer is not old
+    assert sink.in_flight() == 3  # all of them, now in the new producer
+    assert sink._failed == []
+    assert sink._retries == {}
+    failures = registry.get_sample_value(
+        "telemetry_kafka_delivery_failures_total", {"stage": "sink"}
+    )
+    assert not failures
+    assert sink.producer is not None
+    sink.producer.purge()
+    sink.producer.flush(1)
