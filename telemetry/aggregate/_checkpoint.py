@@ -105,10 +105,10 @@ class _Chain:
 
     def save(self, key: _Key) -> None:
         """Encode ``key`` as it is (it has not changed since the cut) into the epoch."""
-        key.snap = False
         epoch = self.saving
         assert epoch is not None  # noqa: S101 - only keys of the epoch being saved are marked
         epoch.records.append(key_change(self.state, key, epoch.covers))
+        key.snap = False  # only once encoded: a failed encoding leaves it to be saved
 
     def save_some(self, budget: int) -> int:
         """Encode up to ``budget`` keys of the epoch being saved; returns the budget left."""

@@ -15,7 +15,7 @@ from telemetry.aggregate._snapshot import MARKER_KEY, decode, delta
 from telemetry.kafka import PartitionOffsets
 from telemetry.kafka._changelog import ChangelogRecord, Latest
 from telemetry.rules import Rule, SilentRule
-from telemetry.windows import Tumbling
+from telemetry.windows import Session, Tumbling, WindowSpec
 from tests.unit.aggregate.test_aggregate_properties import FakeClock, reading
 
 T0 = 1_700_000_040_000
@@ -66,7 +66,9 @@ RULES = (SilentRule(name="quiet", sensor="s", after_ms=5_000),)
 
 
 def setup(
-    rules: tuple[Rule, ...] = (), ttl_ms: int | None = None
+    rules: tuple[Rule, ...] = (),
+    ttl_ms: int | None = None,
+    windows: tuple[WindowSpec, ...] = (Tumbling(1_000),),
 ) -> tuple[Checkpointer, MemoryWriter, Aggregator, PartitionOffsets]:
     writer = MemoryWriter()
 
@@ -81,7 +83,7 @@ def setup(
         registry=CollectorRegistry(),
     )
     checkpointer.start()
-    agg = Aggregator(windows=(Tumbling(1_000),), rules=rules, clock=FakeClock())
+    agg = Aggregator(windows=windows, rules=rules, clock=FakeClock())
     tracker = PartitionOffsets("readings", 0)
     agg.open_partition(tracker)
     state = agg.state(tracker)
@@ -153,15 +155,23 @@ def test_a_lost_partition_writes_nothing() -> None:
     assert checkpointer.ack(tracker) is None
 
 
-@pytest.mark.parametrize("rules", [(), RULES], ids=["windows", "windows+silence"])
+@pytest.mark.parametrize(
+    ("windows", "rules"),
+    [
+        ((Tumbling(1_000),), ()),
+        ((Tumbling(1_000),), RULES),
+        ((Session(300),), ()),
+    ],
+    ids=["windows", "windows+silence", "sessions"],
+)
 def test_a_checkpoint_saves_the_state_at_its_cut_while_input_goes_on(
-    rules: tuple[Rule, ...],
+    windows: tuple[WindowSpec, ...], rules: tuple[Rule, ...]
 ) -> None:
     """The cut marks keys and encodes them a few hundred per pass, or just before a reading,
     a closing window or a silence timer changes them: what is written is the state at the
     cut, the same as encoding every key at once (a twin run cut synchronously)."""
-    checkpointer, writer, agg, tracker = setup(rules)
-    twin = Aggregator(windows=(Tumbling(1_000),), rules=rules, clock=FakeClock())
+    checkpointer, writer, agg, tracker = setup(rules, windows=windows)
+    twin = Aggregator(windows=windows, rules=rules, clock=FakeClock())
     twin.open_partition(0)
     twin_state = twin.state(0)
     assert twin_state is not None
