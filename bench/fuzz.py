@@ -9,35 +9,16 @@ decode stage emits one event per record), and the committed offsets reach every 
 from __future__ import annotations
 
 import time
-from collections import Counter
 from typing import Any
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 
 from bench._common import PARTITIONS, create_topics, metric, scrape
 from bench._proc import TELEMETRY, Outputs, delete_outputs, start, stop, wait_ready, write_config
-from tests.integration.mutations import mutated
+from tests.integration.mutations import produce_mutated
 
 RECORDS = 100_000
 TIMEOUT_S = 600.0
-
-
-def _produce(bootstrap: str, topic: str, count: int) -> Counter[str]:
-    producer = Producer(
-        {"bootstrap.servers": bootstrap, "message.max.bytes": 2_000_000, "linger.ms": 20}
-    )
-    kinds: Counter[str] = Counter()
-    for kind, key, value in mutated(count, int(time.time() * 1000)):
-        kinds[kind] += 1
-        while True:
-            try:
-                producer.produce(topic, value, key)
-                break
-            except BufferError:
-                producer.poll(0.05)
-    if producer.flush(120):
-        raise RuntimeError(f"{topic}: mutated records not delivered")
-    return kinds
 
 
 def _offsets(bootstrap: str, group: str, topic: str) -> tuple[dict[int, int], dict[int, int]]:
@@ -59,7 +40,7 @@ def run(bootstrap: str, count: int = RECORDS) -> dict[str, Any]:
     out = Outputs("fuzz")
     readings = f"bench.fuzz.{out.group}"
     create_topics(bootstrap, readings, *out.topics)
-    kinds = _produce(bootstrap, readings, count)
+    kinds = produce_mutated(bootstrap, readings, count)
     config, port = write_config(bootstrap, readings, out)
     process = start([TELEMETRY, "run", "--config", str(config)], "fuzz-telemetry.log")
     started = time.monotonic()

@@ -313,7 +313,7 @@ class Checkpointer:
         epoch.covers = covers
         if self.ttl_ms is not None:
             self.metrics.evicted.inc(state.expire(self.ttl_ms))
-        epoch.unsaved, epoch.tail, _ = begin(state, self.ttl_ms)
+        epoch.unsaved, epoch.tail, _ = begin(state)
         chain.saving = epoch
         chain.pending.append(epoch)
         chain.current = Epoch()

@@ -408,19 +408,17 @@ class PartitionState:
         if self.position is None or offset >= self.position:
             self.position = offset + 1
 
-    def snapshot(self, ttl_ms: int | None) -> tuple[list[_Key], list[_Key]]:
+    def snapshot(self) -> tuple[list[_Key], list[_Key]]:
         """Start a checkpoint: the keys changed since the last one, marked ``snap`` (each is
         saved through :attr:`save` before anything changes it, or by the caller in its own
-        time), and the keys evicted now. Costs a flag per changed key, not an encoding."""
-        changed, evicted = self.take_changes(ttl_ms)
+        time), and the keys evicted since. Costs a flag per changed key, not an encoding."""
+        changed, evicted = self.take_changes()
         for key in changed:
             key.snap = True
         return changed, evicted
 
-    def take_changes(self, ttl_ms: int | None) -> tuple[list[_Key], list[_Key]]:
+    def take_changes(self) -> tuple[list[_Key], list[_Key]]:
         """Keys changed since the last call, and keys evicted since (see :meth:`expire`)."""
-        if ttl_ms is not None:
-            self.expire(ttl_ms)
         dirty, self.dirty = self.dirty, set()
         evicted, self.evicted = self.evicted, []
         keys = self.keys

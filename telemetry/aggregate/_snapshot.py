@@ -76,7 +76,9 @@ def delta(state: PartitionState, ttl_ms: int | None) -> tuple[list[ChangelogReco
     the keys changed since the last one, tombstones for the keys the TTL evicts now, and last
     the marker. Returns the records and the number of evicted keys. (The checkpointer spreads
     the same work over passes: :func:`begin`, then :func:`key_change` per key.)"""
-    changed, tail, evicted = begin(state, ttl_ms)
+    if ttl_ms is not None:
+        state.expire(ttl_ms)
+    changed, tail, evicted = begin(state)
     covers = state.position
     assert covers is not None  # noqa: S101 - begin checked
     records = []
@@ -86,15 +88,14 @@ def delta(state: PartitionState, ttl_ms: int | None) -> tuple[list[ChangelogReco
     return records + tail, evicted
 
 
-def begin(
-    state: PartitionState, ttl_ms: int | None
-) -> tuple[list[_Key], list[ChangelogRecord], int]:
+def begin(state: PartitionState) -> tuple[list[_Key], list[ChangelogRecord], int]:
     """Start a checkpoint of ``state`` (it must have a position): the changed keys, marked to
     be saved as they are now (:meth:`PartitionState.snapshot`), and the checkpoint's last
-    records, already encoded: tombstones for the keys the TTL evicts now, then the marker."""
+    records, already encoded: tombstones for the keys evicted since the last one (see
+    :meth:`PartitionState.expire`), then the marker."""
     covers = state.position
     assert covers is not None  # noqa: S101 - the caller checks
-    changed, evicted = state.snapshot(ttl_ms)
+    changed, evicted = state.snapshot()
     tail: list[ChangelogRecord] = []
     if evicted:
         header: Headers = [(COVERS_HEADER, str(covers).encode())]

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import random
 import struct
+import time
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
+
+from confluent_kafka import Producer
 
 from telemetry.codec import Encoder, LocalSchemaSource
 
@@ -67,3 +71,22 @@ def mutated(count: int, now_ms: int, seed: int = 11) -> Iterator[tuple[str, byte
         elif kind == "invalid_utf8":
             value = value.replace(device.encode(), b"\xff\xfe" + device.encode()[2:], 1)
         yield kind, reading["device_id"].encode()[:100], value
+
+
+def produce_mutated(bootstrap: str, topic: str, count: int) -> Counter[str]:
+    """Produce ``count`` mutated records to ``topic``; how many of each mutation were sent."""
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "message.max.bytes": 2_000_000, "linger.ms": 20}
+    )
+    kinds: Counter[str] = Counter()
+    for kind, key, value in mutated(count, int(time.time() * 1000)):
+        kinds[kind] += 1
+        while True:
+            try:
+                producer.produce(topic, value, key)
+                break
+            except BufferError:
+                producer.poll(0.05)
+    if producer.flush(120):
+        raise RuntimeError(f"{topic}: mutated records not delivered")
+    return kinds

@@ -8,7 +8,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 
 from telemetry.app import App
 from telemetry.codec import Encoder, LocalSchemaSource
@@ -16,7 +16,7 @@ from telemetry.config import Config, KafkaConfig, ProcessingConfig, TopicsConfig
 from telemetry.windows import Tumbling
 from tests.conftest import ConsumerFactory, ProducerFactory, TopicFactory
 from tests.integration.conftest import PARTITIONS, ScenarioFactory
-from tests.integration.mutations import MUTATIONS, mutated
+from tests.integration.mutations import MUTATIONS, produce_mutated
 from tests.integration.workers import Running, Worker, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
@@ -123,19 +123,7 @@ def test_mutated_records_through_telemetry_run_crash_nothing_and_are_all_account
     group's committed offsets reach the end of every partition."""
     count = 5_000
     config, prefix = make_scenario()
-    producer = Producer(
-        {"bootstrap.servers": kafka_bootstrap, "message.max.bytes": 2_000_000, "linger.ms": 5}
-    )
-    kinds: Counter[str] = Counter()
-    for kind, key, value in mutated(count, int(time.time() * 1000)):
-        kinds[kind] += 1
-        while True:
-            try:
-                producer.produce(f"{prefix}.readings", value, key)
-                break
-            except BufferError:
-                producer.poll(0.05)
-    assert producer.flush(60) == 0
+    kinds = produce_mutated(kafka_bootstrap, f"{prefix}.readings", count)
     assert set(kinds) == set(MUTATIONS)
     worker = Worker("fuzz", config).start()
     try:
