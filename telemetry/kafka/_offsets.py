@@ -26,6 +26,7 @@ class PartitionOffsets:
         "floor",
         "held",
         "partition",
+        "reachable",
         "revoked",
         "start",
         "topic",
@@ -42,6 +43,9 @@ class PartitionOffsets:
         self.fetched_until: int | None = None  # one past the last offset fetched
         self.end_offset: int | None = None  # the partition's end when last reached (EOF)
         self.revoked = False
+        # False from a broker connection failure until the source sees the brokers up again
+        # or reaches the partition's end anew: a partition it cannot fetch is never idle.
+        self.reachable = True
         # Holds kept outside this object (the open windows of the partition's aggregation
         # state): returns their smallest offset, or None.
         self.floor: Callable[[], int | None] | None = None
@@ -102,7 +106,7 @@ class PartitionOffsets:
         """Everything the partition had when last reached was fetched and handed downstream:
         a quiet partition, not one with a backlog waiting for its next fetch."""
         end = self.end_offset
-        if end is None:
+        if end is None or not self.reachable:
             return False
         fetched = self.fetched_until
         if fetched is None:

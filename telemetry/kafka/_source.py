@@ -72,6 +72,8 @@ class KafkaSource(Source[Record]):
             "stats_cb": self._on_stats,
             # Results of asynchronous commits: a failed one is counted and made again.
             "on_commit": self._on_commit,
+            # Connection failures: a partition whose broker is down must not look idle.
+            "error_cb": self._on_client_error,
             # Offsets are ours to commit, only once the work they cover is done.
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
@@ -373,11 +375,24 @@ class KafkaSource(Source[Record]):
             reason.str() if isinstance(reason, KafkaError) else reason,
         )
 
+    def _on_client_error(self, error: KafkaError) -> None:
+        """A broker connection failed: until the brokers are up again (statistics) or a
+        partition's end is reached anew, no partition counts as caught up, so the idle clock
+        closes no window and fires no silence alert for data it simply could not fetch."""
+        if error.code() in _UNREACHABLE:
+            for tracker in self.partitions.values():
+                tracker.reachable = False
+        logger.warning("consumer: %s", error.str())
+
     def _on_stats(self, stats_json: str) -> None:
         try:
             stats = json.loads(stats_json)
         except ValueError:
             return
+        brokers = [b for b in stats.get("brokers", {}).values() if b.get("nodeid", -1) >= 0]
+        if brokers and all(b.get("state") == "UP" for b in brokers):
+            for tracker in self.partitions.values():
+                tracker.reachable = True
         gauge = self.metrics.consumer_lag
         for topic, topic_stats in stats.get("topics", {}).items():
             for partition, part in topic_stats.get("partitions", {}).items():
@@ -395,6 +410,7 @@ class KafkaSource(Source[Record]):
             tracker = self.partitions.get((message.topic(), message.partition()))  # type: ignore[arg-type]
             if tracker is not None:
                 tracker.end_offset = message.offset()
+                tracker.reachable = True
             return
         if error.fatal():
             raise KafkaClientError(
@@ -403,6 +419,9 @@ class KafkaSource(Source[Record]):
                 partition=message.partition(),
             )
         logger.warning("consumer error (librdkafka retries): %s", error.str())
+
+
+_UNREACHABLE = frozenset((KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN, KafkaError._RESOLVE))
 
 
 def consume_arrived(consumer: Consumer, limit: int, timeout: float) -> list[Message]:

@@ -10,15 +10,20 @@ that was due must be raised.
 from __future__ import annotations
 
 import signal
+import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from confluent_kafka.admin import AdminClient
 
 from telemetry.app import App
+from telemetry.cli import ensure_topics
 from telemetry.config import load_config
 from telemetry.errors import StageError
+from telemetry.localkafka import LocalKafka, LocalKafkaSettings
 from telemetry.rules import Alert, ThresholdState
 from tests.integration.conftest import PARTITIONS, ScenarioFactory
 from tests.integration.fleet_oracle import (
@@ -29,7 +34,14 @@ from tests.integration.fleet_oracle import (
     expected_rollups,
     fleet,
 )
-from tests.integration.workers import Feeder, Running, Worker, read_outputs, wait_for
+from tests.integration.workers import (
+    Feeder,
+    Running,
+    Worker,
+    read_outputs,
+    wait_for,
+    worker_config,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -203,4 +215,69 @@ def test_a_failure_inside_aggregation_is_escalated_and_counts_nothing_twice(
     finally:
         second.drain()
     assert not second.failure, second.failure
+    _assert_exact(report)
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[LocalKafka]:
+    """A broker of this test's own on free ports, to be restarted without disturbing others."""
+    shared_cache = LocalKafkaSettings.from_env().cache_dir  # the jars, not the state
+    ports = []
+    for _ in range(2):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            ports.append(int(sock.getsockname()[1]))
+    kafka = LocalKafka(
+        LocalKafkaSettings.from_env(
+            {
+                "TELEMETRY_KAFKA_PORT": str(ports[0]),
+                "TELEMETRY_KAFKA_CONTROLLER_PORT": str(ports[1]),
+                "TELEMETRY_KAFKA_CACHE": str(shared_cache),
+                "TELEMETRY_KAFKA_HOME": str(tmp_path / "broker"),
+                "TELEMETRY_KAFKA_HEAP": "-Xms128m -Xmx384m",
+            }
+        )
+    )
+    kafka.start(fresh=True)
+    try:
+        yield kafka
+    finally:
+        kafka.stop()
+
+
+def test_a_broker_restart_mid_stream_loses_and_changes_nothing(
+    tmp_path: Path, own_broker: LocalKafka
+) -> None:
+    """The broker is stopped and started again while two workers process the out-of-order
+    fleet: outputs, changelog writes and commits wait and retry; every output matches."""
+    bootstrap = own_broker.settings.bootstrap
+    prefix = "restart"
+    config = worker_config(
+        tmp_path / "config.yaml", bootstrap=bootstrap, prefix=prefix, partitions=PARTITIONS
+    )
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    assert ensure_topics(admin, load_config(config), create=True, out=lambda _: None)
+    readings = fleet(FleetShape())
+    a = Worker("a", config).start()
+    b = Worker("b", config).start()
+    try:
+        wait_for(lambda: _both_assigned(a, b), 60, "both workers to share the partitions")
+        feeder = Feeder(bootstrap, f"{prefix}.readings", readings, RATE).start()
+        wait_for(lambda: feeder.produced >= len(readings) // 2, 60, "half of the input")
+        assert own_broker.stop()
+        time.sleep(3.0)
+        own_broker.start()
+        feeder.join(120)
+        report = _complete(bootstrap, prefix, readings, timeout=120)
+        assert a.proc is not None
+        assert b.proc is not None
+        assert a.proc.poll() is None, a.lines[-5:]
+        assert b.proc.poll() is None, b.lines[-5:]
+    finally:
+        b.stop()
+        a.stop()
+    print(  # noqa: T201 - the figures of the note
+        f"broker restart: duplicates {report['duplicate_rollups']}, "
+        f"alerts {report['alerts_read']} of {report['expected_alerts']}"
+    )
     _assert_exact(report)
