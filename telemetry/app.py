@@ -42,7 +42,7 @@ from telemetry.config import Config
 from telemetry.decode import Decode, DecodeEvent
 from telemetry.kafka import KafkaSink, KafkaSource
 from telemetry.kafka._changelog import ChangelogWriter, read_changelog
-from telemetry.stages import Pipeline, Processor
+from telemetry.stages import Pipeline, Processor, StopBudget
 
 logger = logging.getLogger("telemetry.app")
 
@@ -52,10 +52,9 @@ RESTORE_TIMEOUT_S = 300.0
 about the default ``max.poll.interval.ms``, past which the group would expel it anyway."""
 
 FINAL_FLUSH_S = 10.0
-"""After the drain: longest wait for the last changelog records. The shutdown's worst case
-is drain_timeout_s, the revoke's sink flush and changelog flush (10 s each, the source's
-revoke timeout), this, and the commit and close: the chart's terminationGracePeriodSeconds
-check (helm/telemetry/templates/_helpers.tpl) adds them up."""
+"""After the drain and the revoke: longest wait for the last changelog records. Like every
+step of the stop it is cut short by the stop budget (:class:`telemetry.stages.StopBudget`)."""
+
 
 GC_YOUNG_THRESHOLD = 50_000
 """Net allocations between young-generation collections while the processor runs (Python's
@@ -130,6 +129,8 @@ class App:
             if processing.changelog
             else None
         )
+        # One budget for the whole stop: revoke flushes, final commit, leave, last writes.
+        self.stop_budget = StopBudget()
         self.source = KafkaSource(
             name="source",
             config={**client, **membership},
@@ -137,6 +138,7 @@ class App:
             prefetch=processing.prefetch,
             commit_interval=processing.commit_interval_s,
             registry=self.registry,
+            stop_budget=self.stop_budget,
         )
         self.decode = Decode(
             name="decode",
@@ -173,6 +175,7 @@ class App:
             window=processing.sink_window,
             rate_limit=processing.sink_rate_limit,
             registry=self.registry,
+            stop_budget=self.stop_budget,
         )
         # Revoke order matters: cut the last epoch, deliver what is in flight, write the
         # checkpoints that allows (or pin the windows' floor), drop the state; then the source
@@ -210,7 +213,7 @@ class App:
         finally:
             self._running = False
             if self.checkpointer is not None:
-                self.checkpointer.stop(FINAL_FLUSH_S)
+                self.checkpointer.stop(self.stop_budget.remaining(FINAL_FLUSH_S))
         logger.info("processor stopped")
 
     def _beat(self) -> bool:

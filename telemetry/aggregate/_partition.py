@@ -42,6 +42,7 @@ from telemetry.rules import (
     matches,
 )
 from telemetry.windows import Accumulator, Hopping, Session, Tumbling, WindowKind, WindowSpec
+from telemetry.windows._accumulator import WIDE  # the loop below inlines Accumulator.add
 
 _NEVER = -(2**62)
 _FOREVER = 2**62
@@ -260,14 +261,19 @@ class PartitionState:
                     acc.count = cnt
                     if value < acc.min:
                         acc.min = value
+                        if value < -WIDE:
+                            acc.widen()
                     elif value > acc.max:
                         acc.max = value
-                    acc.sum += value
+                        if value > WIDE:
+                            acc.widen()
+                    v = value * acc.scale
+                    acc.sum += v
                     mean = acc.mean
-                    delta = value - mean
+                    delta = v - mean
                     mean += delta / cnt
                     acc.mean = mean
-                    acc.m2 += delta * (value - mean)
+                    acc.m2 += delta * (v - mean)
                     if ts < acc.fts:
                         acc.fts = ts
                         acc.first = value

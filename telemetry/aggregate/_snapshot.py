@@ -1,7 +1,8 @@
 """A partition's state as changelog records, and back (``schemas/changelog.avsc``).
 
 A record's Kafka value is one format byte followed by a ``StateRecord`` in Avro binary; the
-byte names the writer schema, so a later release can still read what this one wrote. Keys are
+byte names the writer schema, so a later release can still read what this one wrote: format 2
+is ``changelog.avsc``, format 1 (the first release) the same without ``WindowState.scale``. Keys are
 ``k<device>\\0<sensor>`` for a (device, sensor) and ``m`` for the partition's checkpoint marker.
 
 Windows are saved with their spec (``T<size>``, ``H<size>/<advance>``, ``S<gap>``) and rule
@@ -11,6 +12,7 @@ applies and drops the rest.
 
 from __future__ import annotations
 
+import copy
 import io
 import time
 from typing import Any, Final
@@ -27,11 +29,26 @@ from telemetry.rules import RateState, ThresholdState
 from telemetry.windows import Accumulator
 
 FORMAT_V1: Final = 1
+FORMAT_V2: Final = 2
 CHANGELOG_FILE = "changelog.avsc"
 MARKER_KEY: Final = b"m"
 COVERS_HEADER: Final = "covers"
 
+
+def _v1_writer_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """Format 1: the current schema without ``WindowState.scale`` (read back as its default)."""
+    v1 = copy.deepcopy(schema)
+    key_state = v1["fields"][1]["type"][0]
+    window = next(f for f in key_state["fields"] if f["name"] == "windows")["type"]["items"]
+    window["fields"] = [f for f in window["fields"] if f["name"] != "scale"]
+    return v1
+
+
 _SCHEMA = parse_schema(load_schema_file(SCHEMA_DIR / CHANGELOG_FILE))
+_WRITERS = {
+    FORMAT_V1: parse_schema(_v1_writer_schema(load_schema_file(SCHEMA_DIR / CHANGELOG_FILE))),
+    FORMAT_V2: _SCHEMA,
+}
 _KEY_STATE = "iot.telemetry.state.KeyState"
 _CHECKPOINT = "iot.telemetry.state.Checkpoint"
 
@@ -45,7 +62,7 @@ def state_key(device: str, sensor: str) -> bytes:
 
 def encode(covers: int, body: dict[str, Any], marker: bool = False) -> bytes:
     buffer = io.BytesIO()
-    buffer.write(bytes((FORMAT_V1,)))
+    buffer.write(bytes((FORMAT_V2,)))
     record = {"covers": covers, "body": (_CHECKPOINT if marker else _KEY_STATE, body)}
     schemaless_writer(buffer, _SCHEMA, record)
     return buffer.getvalue()
@@ -53,13 +70,14 @@ def encode(covers: int, body: dict[str, Any], marker: bool = False) -> bytes:
 
 def decode(value: bytes) -> tuple[int, str, dict[str, Any]]:
     """``(covers, kind, body)``; kind is ``"key"`` or ``"marker"``."""
-    if not value or value[0] != FORMAT_V1:
+    writer = _WRITERS.get(value[0]) if value else None
+    if writer is None:
         found = value[0] if value else None
         raise StateError(f"changelog record in an unknown format (format byte {found})")
     # Record names only where a union has two records (the body), not for nullable sketches.
     record: Any = schemaless_reader(
         io.BytesIO(value[1:]),
-        _SCHEMA,
+        writer,
         _SCHEMA,
         return_record_name=True,
         return_record_name_override=True,
@@ -209,6 +227,7 @@ def _window(spec: str, start: int, acc: Accumulator) -> dict[str, Any]:
         "last": acc.last,
         "larr": acc.larr,
         "offset": acc.offset,
+        "scale": acc.scale,
         "sketch": None if acc.sketch is None else _sketch(acc.sketch),
     }
 
@@ -298,6 +317,7 @@ def _accumulator(w: dict[str, Any], accuracy: float | None) -> Accumulator:
     acc.sum = w["sum"]
     acc.mean = w["mean"]
     acc.m2 = w["m2"]
+    acc.scale = w["scale"]
     acc.lts = w["lts"]
     acc.last = w["last"]
     acc.larr = w["larr"]

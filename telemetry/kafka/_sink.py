@@ -25,7 +25,7 @@ from telemetry.errors import KafkaClientError
 from telemetry.kafka._metrics import KafkaMetrics
 from telemetry.kafka._offsets import PartitionOffsets
 from telemetry.kafka._records import Output
-from telemetry.stages import Sink, Supervision
+from telemetry.stages import Sink, StopBudget, Supervision
 
 logger = logging.getLogger("telemetry.kafka")
 
@@ -43,6 +43,7 @@ class KafkaSink(Sink[Output]):
         rate_limit: float | None = None,
         registry: CollectorRegistry | None = None,
         supervision: Supervision | None = None,
+        stop_budget: StopBudget | None = None,
     ) -> None:
         super().__init__(name=name, supervision=supervision)
         if window < 1:
@@ -58,6 +59,7 @@ class KafkaSink(Sink[Output]):
         # Outputs per second (None: unlimited). Enforced on demand, so a limited sink is
         # backpressure like any slow one: the source pauses, nothing piles up in memory.
         self.rate_limit = rate_limit
+        self.stop_budget = stop_budget if stop_budget is not None else StopBudget()
         self._owed = 0
         self._budget = 0.0
         self._refilled = time.monotonic()
@@ -79,6 +81,7 @@ class KafkaSink(Sink[Output]):
 
     def _open(self) -> None:
         self.producer = Producer(self._config, logger=logger)
+        self.stop_budget.reset()
         self.metrics.init_sink(self.name)
         self.metrics.up.labels(self.name).set(1)
 
@@ -86,7 +89,7 @@ class KafkaSink(Sink[Output]):
         producer = self.producer
         if producer is None:
             return
-        self.flush(30.0)
+        self.flush(self.stop_budget.remaining(STOP_FLUSH_S))
         if self._in_flight or self._backlog:
             logger.warning(
                 "sink stopped with %d outputs undelivered; their inputs stay uncommitted",
@@ -297,6 +300,8 @@ class KafkaSink(Sink[Output]):
         self._freed -= 1  # the retried output takes its room back
 
 
+STOP_FLUSH_S = 30.0
+"""At stop: longest wait for the last deliveries (within the stop budget)."""
 RESTART_FLUSH_S = 5.0
 """On a restart: how long the old producer may still deliver before the rest is purged."""
 CUT_COPY_BYTES = 16 * 1024

@@ -11,6 +11,7 @@ stays in its group.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import time
@@ -25,7 +26,7 @@ from telemetry.errors import KafkaClientError
 from telemetry.kafka._metrics import KafkaMetrics
 from telemetry.kafka._offsets import PartitionOffsets
 from telemetry.kafka._records import Record
-from telemetry.stages import Source, Supervision
+from telemetry.stages import Source, StopBudget, Supervision
 
 logger = logging.getLogger("telemetry.kafka")
 
@@ -33,6 +34,9 @@ PartitionKey = tuple[str, int]
 # Called on the pipeline thread when partitions are assigned or revoked (aggregation stages
 # create and close their per-partition state there).
 PartitionListener = Callable[[Sequence[PartitionOffsets]], None]
+
+CLOSE_TIMEOUT_S = 10.0
+"""Longest wait for the final commit and the group leave at stop (within the stop budget)."""
 
 
 class KafkaSource(Source[Record]):
@@ -51,6 +55,7 @@ class KafkaSource(Source[Record]):
         registry: CollectorRegistry | None = None,
         supervision: Supervision | None = None,
         buffer_size: int = 10_000,
+        stop_budget: StopBudget | None = None,
     ) -> None:
         super().__init__(name=name, buffer_size=buffer_size, supervision=supervision)
         if prefetch < 1 or poll_batch < 1:
@@ -84,6 +89,7 @@ class KafkaSource(Source[Record]):
         self.poll_batch = poll_batch
         self.commit_interval = commit_interval
         self.revoke_timeout = revoke_timeout
+        self.stop_budget = stop_budget if stop_budget is not None else StopBudget()
         self.metrics = KafkaMetrics.for_registry(registry)
         self.consumer: Consumer | None = None
         self.partitions: dict[PartitionKey, PartitionOffsets] = {}
@@ -99,6 +105,8 @@ class KafkaSource(Source[Record]):
         self._next_commit = 0.0
         # An assignment (possibly empty) was received since start, and not lost since.
         self.joined = False
+        # Set by stop(): the close that follows has nothing left to revoke.
+        self._closing = False
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -108,19 +116,37 @@ class KafkaSource(Source[Record]):
             self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
         )
         self._next_commit = time.monotonic() + self.commit_interval
+        self._closing = False
+        self.stop_budget.reset()
         self.metrics.init_source(self.name)
         self.metrics.up.labels(self.name).set(1)
 
     def stop(self) -> None:
+        """Revoke every partition here, on the pipeline's thread (the listeners deliver and
+        write what they can within the stop budget), then commit and leave the group on a
+        thread of their own: with the broker gone either can wait a minute, so past the
+        budget the member goes without them (the group reclaims its partitions after
+        session.timeout.ms, and the uncommitted input is replayed)."""
         consumer = self.consumer
         if consumer is None:
             return
-        self.commit(asynchronous=False)
         self._fifo.clear()
-        try:
-            consumer.close()  # leaves the group; the revoke callback commits what is done
-        except (KafkaException, RuntimeError) as exc:
-            logger.warning("closing the consumer failed: %s", exc)
+        trackers = self._forget([TopicPartition(t, p) for t, p in self.partitions])
+        for listener in self.revoke_listeners if trackers else ():
+            listener(trackers, self.stop_budget.remaining(self.revoke_timeout), False)
+        self._closing = True  # close's own revoke callback has nothing left to do
+        offsets = self._offsets(trackers)
+        started = time.monotonic()
+        if not self.stop_budget.run(
+            functools.partial(self._commit_and_close, consumer, offsets, trackers),
+            CLOSE_TIMEOUT_S,
+            name=f"{self.name}-close",
+        ):
+            logger.warning(
+                "the final commit and group leave did not finish within %.1fs (is the broker "
+                "reachable?); stopping without them: uncommitted input is replayed",
+                time.monotonic() - started,
+            )
         self.consumer = None
         self.joined = False
         self.metrics.up.labels(self.name).set(0)
@@ -259,12 +285,8 @@ class KafkaSource(Source[Record]):
         if consumer is None:
             return []
         self._next_commit = time.monotonic() + self.commit_interval
-        trackers = self.partitions.values() if only is None else only
-        offsets: list[TopicPartition] = []
-        for tracker in trackers:
-            offset = tracker.pending_commit()
-            if offset is not None:
-                offsets.append(TopicPartition(tracker.topic, tracker.partition, offset))
+        trackers = list(self.partitions.values()) if only is None else only
+        offsets = self._offsets(trackers)
         if not offsets:
             return []
         try:
@@ -286,6 +308,39 @@ class KafkaSource(Source[Record]):
                 tracker.committed = committed
         self.metrics.commits.labels(self.name).inc()
         return offsets
+
+    @staticmethod
+    def _offsets(trackers: Sequence[PartitionOffsets]) -> list[TopicPartition]:
+        offsets: list[TopicPartition] = []
+        for tracker in trackers:
+            offset = tracker.pending_commit()
+            if offset is not None:
+                offsets.append(TopicPartition(tracker.topic, tracker.partition, offset))
+        return offsets
+
+    def _commit_and_close(
+        self,
+        consumer: Consumer,
+        offsets: list[TopicPartition],
+        trackers: Sequence[PartitionOffsets],
+    ) -> None:
+        """The last synchronous commit, then the group leave (on the close thread)."""
+        try:
+            if offsets:
+                consumer.commit(offsets=offsets, asynchronous=False)
+                by_key = {(t.topic, t.partition): t.offset for t in offsets}
+                for tracker in trackers:
+                    committed = by_key.get((tracker.topic, tracker.partition))
+                    if committed is not None:
+                        tracker.committed = committed
+                self.metrics.commits.labels(self.name).inc()
+        except KafkaException as exc:
+            self.metrics.commit_failures.labels(self.name).inc()
+            logger.warning("the final commit of %d partition(s) failed: %s", len(offsets), exc)
+        try:
+            consumer.close()
+        except (KafkaException, RuntimeError) as exc:
+            logger.warning("closing the consumer failed: %s", exc)
 
     # -- rebalances ---------------------------------------------------------------------------
 
@@ -315,6 +370,8 @@ class KafkaSource(Source[Record]):
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         del consumer
+        if self._closing:
+            return  # stop() revoked them already, on the pipeline's thread
         started = time.monotonic()
         trackers = self._forget(partitions)
         for listener in self.revoke_listeners:
@@ -330,6 +387,8 @@ class KafkaSource(Source[Record]):
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         del consumer
+        if self._closing:
+            return
         # Lost, not revoked: another member may own them already, so write and commit nothing;
         # the listeners drop their state and outputs (the revoke path, in abandon mode).
         trackers = self._forget(partitions)

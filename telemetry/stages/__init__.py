@@ -5,6 +5,7 @@ buffer has room, sinks consume; a :class:`Pipeline` wires them with subscription
 The engine knows nothing of Kafka.
 """
 
+from telemetry.stages._budget import StopBudget
 from telemetry.stages._dispatchers import (
     BroadcastDispatcher,
     DemandDispatcher,
@@ -26,6 +27,7 @@ __all__ = [
     "Sink",
     "Source",
     "Stage",
+    "StopBudget",
     "Subscription",
     "Supervision",
 ]

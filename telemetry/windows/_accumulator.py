@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Final
 
 from ddsketch import DDSketch
 
@@ -11,6 +11,11 @@ from telemetry.windows._specs import WindowKind
 
 Rollup = dict[str, Any]
 """A rollup record with exactly the fields of ``schemas/rollup.avsc``."""
+
+WIDE: Final = 2.0**480
+"""Beyond this magnitude a value's square overflows a sum of squares: its window is rescaled."""
+WIDE_SCALE: Final = 2.0**-600
+"""The scale of a wide window: a double times it is below 2**424, so squares stay finite."""
 
 
 class Accumulator:
@@ -20,6 +25,10 @@ class Accumulator:
     is ``first`` and the last to arrive is ``last`` (``farr``/``larr`` keep arrival indices so
     that merged session windows apply the same rule). ``offset`` is the smallest source offset
     of the readings in the window: the window holds it until its rollup is delivered.
+
+    ``sum``, ``mean`` and ``m2`` are kept for the values times ``scale``: 1.0 (exact) until a
+    value beyond :data:`WIDE` arrives, :data:`WIDE_SCALE` from then on (:meth:`widen`), so that
+    neither the sum nor the sum of squared deviations overflows for finite input.
     """
 
     __slots__ = (
@@ -35,6 +44,7 @@ class Accumulator:
         "mean",
         "min",
         "offset",
+        "scale",
         "sketch",
         "sum",
     )
@@ -45,8 +55,10 @@ class Accumulator:
         self.count = 1
         self.min = value
         self.max = value
-        self.sum = value
-        self.mean = value
+        scale = 1.0 if -WIDE <= value <= WIDE else WIDE_SCALE
+        self.scale = scale
+        self.sum = value * scale
+        self.mean = value * scale
         self.m2 = 0.0
         self.fts = ts
         self.first = value
@@ -64,14 +76,19 @@ class Accumulator:
         self.count = n
         if value < self.min:
             self.min = value
+            if value < -WIDE:
+                self.widen()
         elif value > self.max:
             self.max = value
-        self.sum += value
+            if value > WIDE:
+                self.widen()
+        v = value * self.scale
+        self.sum += v
         mean = self.mean
-        delta = value - mean
+        delta = v - mean
         mean += delta / n
         self.mean = mean
-        self.m2 += delta * (value - mean)
+        self.m2 += delta * (v - mean)
         if ts < self.fts:
             self.fts = ts
             self.first = value
@@ -83,8 +100,20 @@ class Accumulator:
         if self.sketch is not None:
             self.sketch.add(value)
 
+    def widen(self) -> None:
+        """Rescale to :data:`WIDE_SCALE`, before the first value beyond :data:`WIDE` is added.
+        (Small values may underflow here; beside a value beyond ``WIDE`` they do not count.)"""
+        if self.scale != WIDE_SCALE:
+            self.scale = WIDE_SCALE
+            self.sum *= WIDE_SCALE
+            self.mean *= WIDE_SCALE
+            self.m2 = self.m2 * WIDE_SCALE * WIDE_SCALE  # 2**-1200 is no double; twice 2**-600
+
     def merge(self, other: Accumulator) -> None:
         """Fold ``other`` into this one (Chan et al. parallel variance)."""
+        if other.scale != self.scale:
+            self.widen()
+            other.widen()  # ``other`` is discarded after the merge
         n_a = self.count
         n_b = other.count
         n = n_a + n_b
@@ -106,6 +135,7 @@ class Accumulator:
     def rollup(self, device_id: str, sensor: str, kind: WindowKind, start: int, end: int) -> Rollup:
         sketch = self.sketch
         m2 = self.m2
+        scale = self.scale
         if sketch is None:
             p50 = p95 = p99 = None
         else:
@@ -122,9 +152,9 @@ class Accumulator:
             "count": self.count,
             "min": self.min,
             "max": self.max,
-            "sum": self.sum,
-            "mean": self.mean,
-            "stddev": math.sqrt(m2 / self.count) if m2 > 0.0 else 0.0,
+            "sum": self.sum / scale,  # infinite only if the exact sum is beyond the doubles
+            "mean": self.mean / scale,
+            "stddev": math.sqrt(m2 / self.count) / scale if m2 > 0.0 else 0.0,
             "first": self.first,
             "last": self.last,
             "p50": p50,

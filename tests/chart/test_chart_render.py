@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from telemetry.config import load_config
+from telemetry.stages import StopBudget
 from tests.chart._tools import CHART, run, run_ok
 from tests.chart.conftest import (
     NAMESPACE,
@@ -238,7 +239,7 @@ def test_container_runs_the_processor_on_its_config(
     assert main["resources"]["limits"]["memory"]
     assert pod["terminationGracePeriodSeconds"] == values["terminationGracePeriodSeconds"]
     drain = values["config"]["processing"]["drain_timeout_s"]
-    assert pod["terminationGracePeriodSeconds"] >= drain + 35  # see telemetry.app.FINAL_FLUSH_S
+    assert pod["terminationGracePeriodSeconds"] >= drain + StopBudget().seconds + 5
 
 
 def test_probes_use_the_named_metrics_port(manifests: list[Manifest], scenario: str) -> None:

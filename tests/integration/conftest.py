@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from confluent_kafka.admin import AdminClient
 
 from telemetry.cli import ensure_topics
 from telemetry.config import load_config
+from telemetry.localkafka import LocalKafka, LocalKafkaSettings
 from tests.integration.workers import worker_config
 
 PARTITIONS = 6
@@ -53,3 +55,30 @@ def make_scenario(
         for future in admin.delete_topics(names, operation_timeout=30).values():
             with contextlib.suppress(Exception):
                 future.result(timeout=30)
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[LocalKafka]:
+    """A broker of this test's own on free ports, to be restarted without disturbing others."""
+    shared_cache = LocalKafkaSettings.from_env().cache_dir  # the jars, not the state
+    ports = []
+    for _ in range(2):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            ports.append(int(sock.getsockname()[1]))
+    kafka = LocalKafka(
+        LocalKafkaSettings.from_env(
+            {
+                "TELEMETRY_KAFKA_PORT": str(ports[0]),
+                "TELEMETRY_KAFKA_CONTROLLER_PORT": str(ports[1]),
+                "TELEMETRY_KAFKA_CACHE": str(shared_cache),
+                "TELEMETRY_KAFKA_HOME": str(tmp_path / "broker"),
+                "TELEMETRY_KAFKA_HEAP": "-Xms128m -Xmx384m",
+            }
+        )
+    )
+    kafka.start(fresh=True)
+    try:
+        yield kafka
+    finally:
+        kafka.stop()

@@ -10,9 +10,7 @@ that was due must be raised.
 from __future__ import annotations
 
 import signal
-import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +21,7 @@ from telemetry.app import App
 from telemetry.cli import ensure_topics
 from telemetry.config import load_config
 from telemetry.errors import StageError
-from telemetry.localkafka import LocalKafka, LocalKafkaSettings
+from telemetry.localkafka import LocalKafka
 from telemetry.rules import Alert, ThresholdState
 from tests.integration.conftest import PARTITIONS, ScenarioFactory
 from tests.integration.fleet_oracle import (
@@ -216,33 +214,6 @@ def test_a_failure_inside_aggregation_is_escalated_and_counts_nothing_twice(
         second.drain()
     assert not second.failure, second.failure
     _assert_exact(report)
-
-
-@pytest.fixture
-def own_broker(tmp_path: Path) -> Iterator[LocalKafka]:
-    """A broker of this test's own on free ports, to be restarted without disturbing others."""
-    shared_cache = LocalKafkaSettings.from_env().cache_dir  # the jars, not the state
-    ports = []
-    for _ in range(2):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind(("127.0.0.1", 0))
-            ports.append(int(sock.getsockname()[1]))
-    kafka = LocalKafka(
-        LocalKafkaSettings.from_env(
-            {
-                "TELEMETRY_KAFKA_PORT": str(ports[0]),
-                "TELEMETRY_KAFKA_CONTROLLER_PORT": str(ports[1]),
-                "TELEMETRY_KAFKA_CACHE": str(shared_cache),
-                "TELEMETRY_KAFKA_HOME": str(tmp_path / "broker"),
-                "TELEMETRY_KAFKA_HEAP": "-Xms128m -Xmx384m",
-            }
-        )
-    )
-    kafka.start(fresh=True)
-    try:
-        yield kafka
-    finally:
-        kafka.stop()
 
 
 def test_a_broker_restart_mid_stream_loses_and_changes_nothing(

@@ -106,13 +106,13 @@ Checks that cannot be expressed in values.schema.json. Included by the Deploymen
 {{- end }}
 {{- end }}
 {{- $processing := .Values.config.processing | default dict }}
-{{- /* A SIGTERM's worst case: the drain, then on revoke the sink's flush and the changelog's
-(10 s each: the source's revoke timeout), the last changelog flush (10 s, app.FINAL_FLUSH_S)
-and 5 s for the final commit and the close. */}}
+{{- /* A SIGTERM's worst case: the drain, then the stop budget (30 s,
+telemetry.stages.StopBudget: the revoke's flushes, the final commit, the group leave and the
+last changelog writes share it, even with the broker gone) and 5 s to exit. */}}
 {{- $drain := float64 (default 20.0 $processing.drain_timeout_s) }}
 {{- $shutdown := addf $drain 35.0 }}
 {{- if lt (float64 .Values.terminationGracePeriodSeconds) $shutdown }}
-{{- fail (printf "terminationGracePeriodSeconds (%v) must cover the shutdown: config.processing.drain_timeout_s (%v) + 10 s sink flush + 10 s changelog flush on revoke + 10 s final changelog flush + 5 s commit and close = %v s, or the final commit is cut short by SIGKILL" .Values.terminationGracePeriodSeconds $drain $shutdown) }}
+{{- fail (printf "terminationGracePeriodSeconds (%v) must cover the shutdown: config.processing.drain_timeout_s (%v) + 30 s for the flushes, the final commit and the group leave + 5 s to exit = %v s, or the final commit is cut short by SIGKILL" .Values.terminationGracePeriodSeconds $drain $shutdown) }}
 {{- end }}
 {{- if and .Values.staticMembership.enabled (gt (include "telemetry.sessionTimeoutMs" . | int) 300000) }}
 {{- fail (printf "staticMembership.enabled needs config.processing.session_timeout_ms <= 300000 (5 minutes, the kubelet's longest crash-loop back-off), got %s: a deleted pod's partitions wait that long before they move, and a crash-looping pod would keep its partitions" (include "telemetry.sessionTimeoutMs" .)) }}

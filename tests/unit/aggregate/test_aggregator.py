@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
+
 import pytest
 
 from telemetry.aggregate import ALERT, LATE, ROLLUP, Aggregator, Emitted, Event
@@ -246,3 +249,22 @@ def test_a_device_clock_ahead_does_not_make_everyone_late(bound: int | None) -> 
         assert state is not None
         assert state.clock == now_ms + bound
         assert state.keys["skewed", "s"].wins[0]  # its window is open, waiting for the clock
+
+
+@pytest.mark.parametrize(
+    "spec", [Tumbling(1000), Hopping(1000, 500), Session(300)], ids=["tumbling", "hop", "session"]
+)
+def test_values_near_1e300_give_finite_statistics_in_every_window_kind(spec: WindowSpec) -> None:
+    """The tumbling path inlines the accumulator; hopping and session windows call it."""
+    values = [1.0, 1e300, -1e300, 7e299, 2.5, -9e299, 1.1e300, 3.0]
+    stage, _ = make(spec)
+    stage.process([ev(i, 100 + 100 * i, v) for i, v in enumerate(values)])
+    out = stage.process([ev(len(values), 5_000, 0.0)])
+    [r] = [e.record for e in out if e.kind == ROLLUP and e.record["window_start"] <= T0 + 100]
+    assert r["count"] == len(values)
+    exact_total = sum(Fraction(v) for v in values)
+    mean = exact_total / len(values)
+    variance = sum((Fraction(v) - mean) ** 2 for v in values) / len(values)
+    assert r["sum"] == pytest.approx(float(exact_total), rel=1e-12)
+    assert r["mean"] == pytest.approx(float(mean), rel=1e-12)
+    assert r["stddev"] == pytest.approx(math.sqrt(variance / 2**1200) * 2.0**600, rel=1e-12)

@@ -4,13 +4,24 @@ came halfway through writing a checkpoint (some keys one epoch ahead of the mark
 
 from __future__ import annotations
 
+import io
+import math
 import random
 from typing import Any
 
 import pytest
+from fastavro import schemaless_writer
 
 from telemetry.aggregate import ALERT, ROLLUP, Aggregator, Emitted, Event
-from telemetry.aggregate._snapshot import MARKER_KEY, apply, decode, delta
+from telemetry.aggregate._snapshot import (
+    _WRITERS,
+    FORMAT_V1,
+    MARKER_KEY,
+    apply,
+    decode,
+    delta,
+    key_record,
+)
 from telemetry.errors import StateError
 from telemetry.kafka._changelog import ChangelogRecord, Latest
 from telemetry.rules import RateOfChangeRule, SilentRule, ThresholdRule
@@ -193,3 +204,43 @@ def test_ttl_evicts_quiet_keys_with_tombstones_and_restore_forgets_them() -> Non
 def test_an_unknown_record_format_is_a_state_error() -> None:
     with pytest.raises(StateError, match="unknown format"):
         decode(b"\x07whatever")
+
+
+def test_wide_windows_survive_a_checkpoint_and_restore() -> None:
+    values = [1e300, -1.7e308, 3.0, 1.7e308, 1.7e308, -2e300]
+    stream: list[Event] = [
+        (0, i, reading("d", "s", T0 + 10 * i, v, i)) for i, v in enumerate(values)
+    ]
+    closing: Event = (0, len(values), reading("d", "s", T0 + 10_000, 0.0, len(values)))
+    want = outputs(run(aggregator(FakeClock()), [*stream, closing], 0, len(values) + 1))[0]
+
+    agg = aggregator(FakeClock())
+    state = agg.state(0)
+    assert state is not None
+    run(agg, stream, 0, 4)
+    records, _ = delta(state, None)
+    agg2 = aggregator(FakeClock())
+    state2 = agg2.state(0)
+    assert state2 is not None
+    apply(state2, fold(records), None)
+    got = outputs(run(agg2, [*stream, closing], 4, len(values) + 1))[0]
+    assert got == want
+    assert all(math.isfinite(r["stddev"]) for rs in got.values() for r in rs)
+
+
+def test_a_format_1_record_of_the_first_release_is_read_at_scale_1() -> None:
+    agg = aggregator(FakeClock())
+    agg.process([(0, 0, reading("d", "s", T0, 2.0, 0)), (0, 1, reading("d", "s", T0 + 1, 4.0, 1))])
+    state = agg.state(0)
+    assert state is not None
+    body = key_record(state, state.keys["d", "s"])
+    for window in body["windows"]:
+        del window["scale"]  # what the first release wrote
+    buffer = io.BytesIO()
+    buffer.write(bytes((FORMAT_V1,)))
+    record = {"covers": 2, "body": ("iot.telemetry.state.KeyState", body)}
+    schemaless_writer(buffer, _WRITERS[FORMAT_V1], record)
+    covers, kind, restored = decode(buffer.getvalue())
+    assert (covers, kind) == (2, "key")
+    assert restored["windows"]
+    assert all(w["scale"] == 1.0 and w["m2"] == 2.0 for w in restored["windows"])

@@ -43,6 +43,7 @@ def test_public_surface_is_curated() -> None:
         "Sink",
         "Source",
         "Stage",
+        "StopBudget",
         "Subscription",
         "Supervision",
     }

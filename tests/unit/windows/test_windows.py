@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from fractions import Fraction
 
 import pytest
 from ddsketch import DDSketch
@@ -46,3 +47,67 @@ def test_merge_equals_one_pass() -> None:
     for name in ("sum", "mean", "stddev"):
         assert math.isclose(a[name], b[name], rel_tol=1e-12), name
     assert left.offset == 2
+
+
+def exact_stats(values: list[float]) -> tuple[float, float, float]:
+    """(sum, mean, population stddev) computed in exact rationals, rounded once at the end."""
+    n = len(values)
+    total = sum(Fraction(v) for v in values)
+    mean = total / n
+    variance = sum((Fraction(v) - mean) ** 2 for v in values) / n
+    # A variance near 1e600 is no double: take the root of it scaled down by 2**1200.
+    return float(total), float(mean), math.sqrt(variance / 2**1200) * 2.0**600
+
+
+EXTREMES = {
+    "near 1e300, both signs": [1e300, -1e300, 5e299, 9.9e299, -3e299, 1.2e300],
+    "the largest doubles": [1.7e308, 1.7e308, -1.7e308, -1.0e308, 0.5e308],
+    "small, then huge, then small": [1.5, 2.5, 3e300, -1.0, 4e300, 0.25],
+    "huge first, then small": [-2e300, 1.0, 2.0, 3.0],
+}
+
+
+@pytest.mark.parametrize("values", EXTREMES.values(), ids=EXTREMES.keys())
+def test_extreme_finite_values_give_finite_exact_statistics(values: list[float]) -> None:
+    acc = Accumulator(0, values[0], 0, 0, DDSketch(0.01))
+    for i, v in enumerate(values[1:], 1):
+        acc.add(i, v, i)
+    r = acc.rollup("d", "s", "TUMBLING", 0, 10)
+    total, mean, stddev = exact_stats(values)
+    for name in ("sum", "mean", "stddev", "p50", "p99"):
+        assert math.isfinite(r[name]), name
+    assert r["sum"] == pytest.approx(total, rel=1e-12)
+    assert r["mean"] == pytest.approx(mean, rel=1e-12)
+    assert r["stddev"] == pytest.approx(stddev, rel=1e-12)
+    assert (r["min"], r["max"]) == (min(values), max(values))
+
+
+def test_ordinary_values_keep_the_unscaled_arithmetic_exactly() -> None:
+    """Scale 1.0 multiplies exactly: ordinary windows give the same bits as before."""
+    values = [20.5, 19.25, 21.125, 18.0]
+    acc = Accumulator(0, values[0], 0, 0, None)
+    for i, v in enumerate(values[1:], 1):
+        acc.add(i, v, i)
+    mean, m2 = values[0], 0.0
+    for n, v in enumerate(values[1:], 2):
+        delta = v - mean
+        mean += delta / n
+        m2 += delta * (v - mean)
+    assert acc.scale == 1.0
+    assert (acc.mean, acc.m2, acc.sum) == (mean, m2, sum(values))
+
+
+def test_merging_an_ordinary_window_into_a_wide_one_is_exact() -> None:
+    values = [1.0, 2.0, 3.0, 1e300, -1e300, 4.0]
+    left = Accumulator(0, values[0], 0, 0, None)
+    for i, v in enumerate(values[1:3], 1):
+        left.add(i, v, i)
+    right = Accumulator(3, values[3], 3, 3, None)
+    for i, v in enumerate(values[4:], 4):
+        right.add(i, v, i)
+    left.merge(right)
+    r = left.rollup("d", "s", "SESSION", 0, 6)
+    total, mean, stddev = exact_stats(values)
+    assert r["sum"] == pytest.approx(total, rel=1e-12, abs=1e285)  # 1e300 - 1e300 cancels
+    assert r["mean"] == pytest.approx(mean, rel=1e-12, abs=1e285)
+    assert r["stddev"] == pytest.approx(stddev, rel=1e-12)
