@@ -11,6 +11,7 @@ with the key path, e.g. ``processing.windows[1].advance_ms: must be <= size_ms (
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 import types
@@ -137,23 +138,28 @@ def _from_env(name: str, path: str, text: str, hint: Any) -> Any:  # noqa: PLR09
             return True
         if lowered in _FALSE:
             return False
-        raise ConfigError(f"{path} (from {name}): expected a boolean, got {text!r}")
+        raise ConfigError(f"{path} (from {name}): expected a boolean, got{_shown(path, text)}")
     if base is int:
         try:
             return int(text.strip())
         except ValueError:
-            raise ConfigError(f"{path} (from {name}): expected an integer, got {text!r}") from None
+            raise ConfigError(
+                f"{path} (from {name}): expected an integer, got{_shown(path, text)}"
+            ) from None
     if base is float:
         try:
             return float(text.strip())
         except ValueError:
-            raise ConfigError(f"{path} (from {name}): expected a number, got {text!r}") from None
+            raise ConfigError(
+                f"{path} (from {name}): expected a number, got{_shown(path, text)}"
+            ) from None
     if base is str or typing.get_origin(base) is Literal:
         return text
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError:
-        raise ConfigError(f"{path} (from {name}): not valid YAML/JSON: {text!r}") from None
+        shown = "" if typing.get_origin(base) in {Mapping, dict} else _shown(path, text)
+        raise ConfigError(f"{path} (from {name}): not valid YAML/JSON{shown}") from None
 
 
 # -- building --------------------------------------------------------------------------------
@@ -287,25 +293,29 @@ def _check(path: str, value: Any, hint: Any) -> Any:  # noqa: PLR0911, PLR0912  
         choices = typing.get_args(allowed)
         if value not in choices:
             names = ", ".join(map(str, choices))
-            raise ConfigError(f"{path}: must be one of {names}; got {value!r}")
+            raise ConfigError(f"{path}: must be one of {names}; got{_shown(path, value)}")
         return value
     if allowed is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"{path}: expected true or false, got {_kind(value)} {value!r}")
+            raise ConfigError(
+                f"{path}: expected true or false, got {_kind(value)}{_shown(path, value)}"
+            )
         return value
     if allowed is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{path}: expected an integer, got {_kind(value)} {value!r}")
+            raise ConfigError(
+                f"{path}: expected an integer, got {_kind(value)}{_shown(path, value)}"
+            )
         return value
     if allowed is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{path}: expected a number, got {_kind(value)} {value!r}")
+            raise ConfigError(f"{path}: expected a number, got {_kind(value)}{_shown(path, value)}")
         if not math.isfinite(value):
-            raise ConfigError(f"{path}: must be finite, got {value!r}")
+            raise ConfigError(f"{path}: must be finite, got{_shown(path, value)}")
         return float(value)
     if allowed is str:
         if not isinstance(value, str):
-            raise ConfigError(f"{path}: expected a string, got {_kind(value)} {value!r}")
+            raise ConfigError(f"{path}: expected a string, got {_kind(value)}{_shown(path, value)}")
         return value
     if origin is Mapping or origin is dict:
         if not isinstance(value, Mapping):
@@ -316,7 +326,24 @@ def _check(path: str, value: Any, hint: Any) -> Any:  # noqa: PLR0911, PLR0912  
                 raise ConfigError(f"{path}.{key}: expected a scalar, got {_kind(item)}")
             out[str(key)] = str(item).lower() if isinstance(item, bool) else str(item)
         return out
-    raise ConfigError(f"{path}: unsupported value {value!r}")  # pragma: no cover
+    raise ConfigError(f"{path}: unsupported value{_shown(path, value)}")  # pragma: no cover
+
+
+def _shown(path: str, value: Any) -> str:
+    """`` <value>`` for an error message; nothing for a secret (or a mapping that may hold one:
+    only its key is named), so that no error or log line ever carries a password."""
+    return "" if path in _secret_paths() else f" {value!r}"
+
+
+@functools.cache
+def _secret_paths() -> frozenset[str]:
+    """``section.key`` of every field kept out of the repr (passwords)."""
+    return frozenset(
+        f"{section}.{f.name}"
+        for section, cls in _SECTIONS.items()
+        for f in dataclasses.fields(cls)
+        if not f.repr
+    )
 
 
 def _unwrap_optional(hint: Any) -> Any:

@@ -26,6 +26,10 @@ class KafkaConfig:
     sasl_password: str | None = field(default=None, repr=False)
     """Never shown: kept out of the repr, so out of logs and tracebacks that print a config."""
     ssl_ca_location: str | None = None
+    ssl_certificate_location: str | None = None
+    """A client certificate (PEM) for mutual TLS, with ``ssl_key_location``."""
+    ssl_key_location: str | None = None
+    ssl_key_password: str | None = field(default=None, repr=False)
     extra: Mapping[str, str] = field(default_factory=dict)
     """Raw librdkafka settings passed through to every client (e.g. ``client.rack``)."""
 
@@ -43,6 +47,12 @@ class KafkaConfig:
             config["sasl.password"] = self.sasl_password
         if self.ssl_ca_location is not None:
             config["ssl.ca.location"] = self.ssl_ca_location
+        if self.ssl_certificate_location is not None:
+            config["ssl.certificate.location"] = self.ssl_certificate_location
+        if self.ssl_key_location is not None:
+            config["ssl.key.location"] = self.ssl_key_location
+        if self.ssl_key_password is not None:
+            config["ssl.key.password"] = self.ssl_key_password
         config.update(self.extra)
         return config
 
@@ -105,7 +115,9 @@ class SchemasConfig:
         if not 0 <= self.registry_retries <= 10:
             raise ConfigError("schemas.registry_retries must be in [0, 10]")
         if (self.registry_username is None) != (self.registry_password is None):
-            raise ConfigError("schemas.registry_username and schemas.registry_password go together")
+            raise ConfigError(
+                "schemas.registry_password needs schemas.registry_username, and the other way round"
+            )
 
     def registry_client_config(self) -> dict[str, object]:
         """The Schema Registry client's settings (``registry_url`` must be set)."""

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from telemetry.config import Config, KafkaConfig, load_config
+from telemetry.config._load import _secret_paths
 from telemetry.errors import ConfigError
 from telemetry.rules import RateOfChangeRule, SilentRule, ThresholdRule
 from telemetry.windows import Hopping, Session, Tumbling
@@ -305,3 +306,51 @@ def test_sasl_plain_over_plaintext_is_called_insecure() -> None:
     assert "sends the password unencrypted" in warning
     assert KafkaConfig(security_protocol="SASL_SSL", sasl_mechanism="PLAIN").insecure() == []
     assert KafkaConfig().insecure() == []
+
+
+SECRETS = sorted(_secret_paths())
+
+
+def test_every_password_field_is_a_secret() -> None:
+    assert SECRETS == [
+        "kafka.sasl_password",
+        "kafka.ssl_key_password",
+        "schemas.registry_password",
+    ]
+
+
+@pytest.mark.parametrize("path", SECRETS)
+@pytest.mark.parametrize("value", ["[s3cr3t-value]", "{a: s3cr3t-value}", "31337"])
+def test_a_config_error_names_a_secret_key_never_its_value(
+    tmp_path: Path, path: str, value: str
+) -> None:
+    section, key = path.split(".")
+    message = error_of(write(tmp_path, f"{section}: {{{key}: {value}}}\n"))
+    assert message.startswith(f"{path}: expected a string")
+    assert "s3cr3t" not in message
+    assert "31337" not in message
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [("TELEMETRY_KAFKA__EXTRA", "{sasl.password: [s3cr3t-value"), ("TELEMETRY_LOG__LEVEL", "x")],
+)
+def test_an_environment_error_never_echoes_a_mapping(name: str, text: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, {name: text})
+    assert "s3cr3t" not in str(caught.value)
+
+
+def test_the_mutual_tls_settings_reach_the_clients_and_the_key_password_stays_hidden() -> None:
+    kafka = KafkaConfig(
+        security_protocol="SSL",
+        ssl_ca_location="/etc/telemetry/tls/ca.crt",
+        ssl_certificate_location="/etc/telemetry/tls/tls.crt",
+        ssl_key_location="/etc/telemetry/tls/tls.key",
+        ssl_key_password="s3cr3t-value",  # noqa: S106 - a test's secret
+    )
+    client = kafka.client_config()
+    assert client["ssl.certificate.location"] == "/etc/telemetry/tls/tls.crt"
+    assert client["ssl.key.location"] == "/etc/telemetry/tls/tls.key"
+    assert client["ssl.key.password"] == "s3cr3t-value"
+    assert "s3cr3t" not in repr(kafka)
