@@ -205,7 +205,9 @@ class Checkpointer:
         if not partitions:
             return
         started = time.monotonic()
-        restored = self._read([tracker.partition for tracker, _ in partitions])
+        numbers = [tracker.partition for tracker, _ in partitions]
+        self.writer.cover(numbers)
+        restored = self._read(numbers)
         for tracker, state in partitions:
             keys, covers = apply(state, restored.get(tracker.partition, {}), self.ttl_ms)
             if covers is not None:

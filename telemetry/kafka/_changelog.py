@@ -22,7 +22,11 @@ from confluent_kafka import (
     Producer,
     TopicPartition,
 )
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+from confluent_kafka.admin import (  # type: ignore[attr-defined]
+    AdminClient,
+    NewPartitions,
+    NewTopic,
+)
 
 from telemetry.errors import ConfigError, StateError
 from telemetry.kafka._records import Headers
@@ -79,18 +83,30 @@ class ChangelogWriter:
         ] = deque()
         self.records_total = 0
         self.bytes_total = 0
+        self.partitions = 0  # of the changelog, known since start()
 
     def start(self) -> None:
         if self.producer is None:
-            admin_config: dict[str, Any] = {**self._client, "logger": logger}
-            ensure_changelog(
-                AdminClient(admin_config),
-                self.topic,
-                readings_topic=self.readings_topic,
-                replication_factor=self.replication_factor,
-                timeout=self.timeout,
-            )
+            self._ensure()
             self.producer = Producer(self._config, logger=logger)
+
+    def _ensure(self) -> None:
+        admin_config: dict[str, Any] = {**self._client, "logger": logger}
+        self.partitions = ensure_changelog(
+            AdminClient(admin_config),
+            self.topic,
+            readings_topic=self.readings_topic,
+            replication_factor=self.replication_factor,
+            timeout=self.timeout,
+        )
+
+    def cover(self, partitions: Sequence[int]) -> None:
+        """Make sure changelog partitions exist for these readings partitions: the readings
+        topic may have grown since :meth:`start` (the producer then learns of them)."""
+        if partitions and max(partitions) >= self.partitions:
+            self._ensure()
+            if self.producer is not None:
+                self.producer.list_topics(self.topic, timeout=self.timeout)
 
     def stop(self, timeout: float) -> None:
         if self.producer is not None:
@@ -177,9 +193,10 @@ def ensure_changelog(
     readings_topic: str,
     replication_factor: int,
     timeout: float,
-) -> None:
-    """Create the changelog ``topic`` when missing; ConfigError when its partition count
-    differs from ``readings_topic``'s."""
+) -> int:
+    """Create the changelog ``topic`` when missing, or grow it to ``readings_topic``'s
+    partition count (readings partitions were added); returns that count. ConfigError when the
+    changelog has more partitions: it belongs to some other input."""
     try:
         metadata = admin.list_topics(timeout=timeout)
         readings = metadata.topics.get(readings_topic)
@@ -204,16 +221,35 @@ def ensure_changelog(
             except KafkaException as exc:
                 if "TOPIC_ALREADY_EXISTS" not in str(exc):  # another member was first
                     raise
-            return
+            return want
+        have = len(changelog.partitions)
+        if have < want:
+            # Partition p's state lives in changelog partition p: the new readings
+            # partitions get empty ones (their state starts empty).
+            future = admin.create_partitions(
+                [NewPartitions(topic, want)], operation_timeout=timeout
+            )[topic]
+            try:
+                future.result(timeout=timeout + 5)
+            except KafkaException as exc:
+                if "INVALID_PARTITIONS" not in str(exc):  # another member grew it first
+                    raise
+            logger.warning(
+                "grew the changelog %s from %d to %d partitions to follow %s",
+                topic,
+                have,
+                want,
+                readings_topic,
+            )
     except KafkaException as exc:
         raise StateError(f"cannot prepare the changelog topic {topic}: {exc}") from None
-    have = len(changelog.partitions)
-    if have != want:
+    if have > want:
         raise ConfigError(
             f"topics.changelog: {topic} has {have} partitions but {readings_topic} has "
             f"{want}; partition p's state must live in changelog partition p (recreate the "
             "changelog, or point topics.changelog at a new topic)"
         )
+    return want
 
 
 def read_changelog(

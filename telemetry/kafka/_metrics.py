@@ -29,6 +29,7 @@ class KafkaMetrics:
     processing_latency: Histogram
     end_to_end_latency: Histogram
     consumer_lag: Gauge
+    topic_partitions: Gauge
 
     _by_registry: ClassVar[weakref.WeakKeyDictionary[CollectorRegistry, KafkaMetrics]] = (
         weakref.WeakKeyDictionary()
@@ -136,6 +137,12 @@ class KafkaMetrics:
                 "telemetry_kafka_consumer_lag_messages",
                 "Messages between the consumer's position and the partition's end",
                 ["topic", "partition"],
+                registry=registry,
+            ),
+            topic_partitions=Gauge(
+                "telemetry_kafka_topic_partitions",
+                "Partitions of each consumed topic (a change moves keys between partitions)",
+                ["topic"],
                 registry=registry,
             ),
         )

@@ -35,6 +35,8 @@ PartitionKey = tuple[str, int]
 # create and close their per-partition state there).
 PartitionListener = Callable[[Sequence[PartitionOffsets]], None]
 
+METADATA_TIMEOUT_S = 5.0
+"""Longest wait for a topic's metadata at an assignment (for its partition count)."""
 CLOSE_TIMEOUT_S = 10.0
 """Longest wait for the final commit and the group leave at stop (within the stop budget)."""
 
@@ -107,6 +109,8 @@ class KafkaSource(Source[Record]):
         self.joined = False
         # Set by stop(): the close that follows has nothing left to revoke.
         self._closing = False
+        # Partition count of each consumed topic, from the statistics (a change is logged).
+        self.topic_partitions: dict[str, int] = {}
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -354,6 +358,7 @@ class KafkaSource(Source[Record]):
             added.append(tracker)
         self.metrics.rebalances.labels(self.name, "assign").inc()
         self.metrics.assigned.labels(self.name).set(len(self.partitions))
+        self._count_assigned(consumer, {tp.topic for tp in partitions})
         logger.info("assigned %s", _names(partitions))
         for listener in self.assign_listeners:
             listener(added)
@@ -367,6 +372,18 @@ class KafkaSource(Source[Record]):
                 for t in added
             ]
         )
+
+    def _count_assigned(self, consumer: Consumer, topics: set[str]) -> None:
+        """Partition counts at an assignment: added partitions cause one, so a change shows
+        at once (the statistics would tell within their interval)."""
+        for topic in topics:
+            try:
+                metadata = consumer.list_topics(topic, timeout=METADATA_TIMEOUT_S)
+            except KafkaException:
+                continue  # the statistics will tell
+            found = metadata.topics.get(topic)
+            if found is not None and found.error is None:
+                self._count_partitions(topic, len(found.partitions))
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         del consumer
@@ -454,6 +471,10 @@ class KafkaSource(Source[Record]):
                 tracker.reachable = True
         gauge = self.metrics.consumer_lag
         for topic, topic_stats in stats.get("topics", {}).items():
+            # Every partition of a consumed topic is in the statistics (-1 is librdkafka's).
+            self._count_partitions(
+                topic, sum(1 for p in topic_stats.get("partitions", {}) if p != "-1")
+            )
             for partition, part in topic_stats.get("partitions", {}).items():
                 lag = part.get("consumer_lag", -1)
                 if partition == "-1" or lag < 0:
@@ -463,6 +484,26 @@ class KafkaSource(Source[Record]):
                 else:
                     with contextlib.suppress(KeyError):
                         gauge.remove(topic, partition)
+
+    def _count_partitions(self, topic: str, count: int) -> None:
+        """Note a consumed topic's partition count (from an assignment or the statistics);
+        a change is logged loudly."""
+        if not count:
+            return
+        before = self.topic_partitions.get(topic)
+        self.topic_partitions[topic] = count
+        self.metrics.topic_partitions.labels(topic).set(count)
+        if before is not None and before != count:
+            logger.error(
+                "the partition count of %s changed from %d to %d: keys now hash to other "
+                "partitions, so a device's readings may land in a partition that does not "
+                "hold its open windows; those windows can be published twice, each with part "
+                "of the readings. Keyed input topics should keep their partition count "
+                "(to grow, move to a new topic and group)",
+                topic,
+                before,
+                count,
+            )
 
     def _on_error(self, error: KafkaError, message: Message) -> None:
         if error.code() == KafkaError._PARTITION_EOF:

@@ -46,6 +46,7 @@ EXPORTED_METRICS: Final[Mapping[str, MetricSpec]] = MappingProxyType(
         "telemetry_kafka_in_flight_messages": _spec("gauge", "stage"),
         "telemetry_kafka_abandoned_outputs_total": _spec("counter", "stage"),
         "telemetry_kafka_consumer_lag_messages": _spec("gauge", "topic", "partition"),
+        "telemetry_kafka_topic_partitions": _spec("gauge", "topic"),
         # decode, aggregate and outputs
         "telemetry_deadletter_records_total": _spec("counter", "reason"),
         "telemetry_key_mismatch_readings_total": _spec("counter", "action"),

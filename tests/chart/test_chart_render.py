@@ -13,7 +13,7 @@ import kubernetes_validate  # type: ignore[import-untyped]  # ships no type info
 import pytest
 import yaml
 
-from telemetry.config import load_config
+from telemetry.config import Config, load_config
 from telemetry.stages import StopBudget
 from tests.chart._tools import CHART, run, run_ok
 from tests.chart.conftest import (
@@ -35,6 +35,38 @@ INSTANCE_ID_ENV = "TELEMETRY_PROCESSING__INSTANCE_ID"
 STATIC_MEMBERSHIP = ("--set", "staticMembership.enabled=true")
 SELECTOR = {"app.kubernetes.io/name": "telemetry", "app.kubernetes.io/instance": RELEASE}
 CRDS = {"ServiceMonitor", "PrometheusRule", "ScaledObject", "TriggerAuthentication"}
+KAFKA_TLS_DIR = "/etc/telemetry/tls/kafka"
+REGISTRY_SECRET_DIR = "/etc/telemetry/secrets/registry"  # noqa: S105  # a mount path
+REGISTRY_TLS_DIR = "/etc/telemetry/tls/registry"
+KAFKA_TLS_ENV = {
+    "TELEMETRY_KAFKA__SSL_CA_LOCATION",
+    "TELEMETRY_KAFKA__SSL_CERTIFICATE_LOCATION",
+    "TELEMETRY_KAFKA__SSL_KEY_LOCATION",
+    "TELEMETRY_KAFKA__SSL_KEY_PASSWORD_FILE",
+}
+REGISTRY_ENV = {
+    "TELEMETRY_SCHEMAS__REGISTRY_USERNAME",
+    "TELEMETRY_SCHEMAS__REGISTRY_PASSWORD_FILE",
+    "TELEMETRY_SCHEMAS__REGISTRY_CA_LOCATION",
+}
+SECRET_VALUES_IN_CONFIG = {
+    "kafka.sasl_password": "kafka.sasl.existingSecret",
+    "kafka.ssl_key_password": "kafka.tls.keyPasswordKey",
+    "schemas.registry_password": "schemaRegistry.existingSecret",
+}
+"""A secret set directly in ``config`` -> the Secret-based value the refusal points to."""
+KAFKA_TLS = (
+    "--set",
+    "kafka.tls.existingSecret=kafka-tls",
+    "--set",
+    "config.kafka.security_protocol=SSL",
+)
+NETWORK_POLICY = (
+    "--set",
+    "networkPolicy.enabled=true",
+    "--set",
+    "networkPolicy.egress[0].ports[0].port=9092",
+)
 # The chart's kubeVersion floor and the newest schemas kubernetes-validate ships.
 KUBERNETES_VERSIONS = ["1.25.0", kubernetes_validate.latest_version()]
 
@@ -74,6 +106,14 @@ EXPECTED_KINDS = {
         "ServiceAccount",
         "TriggerAuthentication",
     },
+    "tls": {
+        "ConfigMap",
+        "Deployment",
+        "NetworkPolicy",
+        "PodDisruptionBudget",
+        "Service",
+        "ServiceAccount",
+    },
 }
 
 
@@ -107,6 +147,77 @@ def pod_env(main: dict[str, Any]) -> dict[str, str]:
             assert var["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}, var
             env[var["name"]] = POD_NAME
     return env
+
+
+def pod_spec(manifests: list[Manifest]) -> dict[str, Any]:
+    spec: dict[str, Any] = one(manifests, "Deployment")["spec"]["template"]["spec"]
+    return spec
+
+
+def secret_volumes(manifests: list[Manifest]) -> dict[str, dict[str, Any]]:
+    """The container's Secret volume mounts: mount path -> ``{"mount": ..., "secret": ...}``."""
+    volumes = {volume["name"]: volume for volume in pod_spec(manifests)["volumes"]}
+    found: dict[str, dict[str, Any]] = {}
+    for mount in container(manifests)["volumeMounts"]:
+        volume = volumes[mount["name"]]
+        if "secret" in volume:
+            found[mount["mountPath"]] = {"mount": mount, "secret": volume["secret"]}
+    return found
+
+
+def secret_files(manifests: list[Manifest], root: Path) -> dict[str, Path]:
+    """The files the pod's Secret volumes hold, written under ``root``: pod path -> that copy.
+
+    Each holds ``secret:<name>/<key>`` and a newline (``--from-file`` keeps the file's), as
+    :func:`pod_env` shows a ``secretKeyRef``.
+    """
+    files: dict[str, Path] = {}
+    for mount_path, found in secret_volumes(manifests).items():
+        secret = found["secret"]
+        assert secret["items"], "only the named keys are projected"
+        for item in secret["items"]:
+            inside = f"{mount_path}/{item['path']}"
+            copy = root / inside.lstrip("/")
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            copy.write_text(f"secret:{secret['secretName']}/{item['key']}\n")
+            files[inside] = copy
+    return files
+
+
+def pod_env_with_files(manifests: list[Manifest], root: Path) -> dict[str, str]:
+    """:func:`pod_env`, with the Secret files at hand: every ``*_FILE`` and ``*_LOCATION`` var
+    must name a file a Secret volume projects; a ``*_FILE`` (which the loader reads) then names
+    that file's copy under ``root``."""
+    files = secret_files(manifests, root)
+    env = pod_env(container(manifests))
+    for name, value in env.items():
+        if name.endswith(("_FILE", "_LOCATION")):
+            assert value in files, f"{name}={value} is no file of a mounted Secret: {files}"
+            if name.endswith("_FILE"):
+                env[name] = str(files[value])
+    return env
+
+
+def pod_config(manifests: list[Manifest], tmp_path: Path) -> Config:
+    """What ``telemetry run`` loads in the pod: the ConfigMap's file, the env, the Secret files."""
+    path = tmp_path / "config.yaml"
+    path.write_text(config_map(manifests)["data"]["config.yaml"])
+    return load_config(path, env=pod_env_with_files(manifests, tmp_path / "pod"))
+
+
+def secret_references(manifests: list[Manifest]) -> set[tuple[str, str]]:
+    """Every ``(secret, key)`` the objects read: env vars, volumes, KEDA's authentication."""
+    refs = {
+        (var["valueFrom"]["secretKeyRef"]["name"], var["valueFrom"]["secretKeyRef"]["key"])
+        for var in container(manifests).get("env", [])
+        if "secretKeyRef" in var.get("valueFrom", {})
+    }
+    for found in secret_volumes(manifests).values():
+        secret = found["secret"]
+        refs |= {(secret["secretName"], item["key"]) for item in secret["items"]}
+    for auth in by_kind(manifests, "TriggerAuthentication"):
+        refs |= {(ref["name"], ref["key"]) for ref in auth["spec"]["secretTargetRef"]}
+    return refs
 
 
 def chart_for_notes(source: Path, tmp_path: Path) -> Path:
@@ -263,11 +374,10 @@ def test_config_map_is_the_config_block_verbatim(manifests: list[Manifest], scen
 def test_config_loads_with_the_processor_loader_and_the_rendered_env(
     manifests: list[Manifest], scenario: str, tmp_path: Path
 ) -> None:
-    """The rendered file and env vars are what ``telemetry run`` accepts (names and types)."""
-    path = tmp_path / "config.yaml"
-    path.write_text(config_map(manifests)["data"]["config.yaml"])
-    config = load_config(path, env=pod_env(container(manifests)))
-    values = values_of(scenario)["config"]
+    """The rendered file, env vars and Secret files are what ``telemetry run`` accepts."""
+    config = pod_config(manifests, tmp_path)
+    chart = values_of(scenario)
+    values = chart["config"]
     assert config.metrics.port == container(manifests)["ports"][0]["containerPort"]
     assert config.metrics.host == "0.0.0.0"  # noqa: S104  # the pod must listen on its IP
     assert config.kafka.bootstrap_servers == values["kafka"]["bootstrap_servers"]
@@ -276,6 +386,34 @@ def test_config_loads_with_the_processor_loader_and_the_rendered_env(
     if values_of(scenario)["kafka"]["sasl"]["existingSecret"]:
         assert config.kafka.sasl_username == "secret:telemetry-kafka/username"
         assert config.kafka.sasl_password == "secret:telemetry-kafka/password"  # noqa: S105
+    tls = chart["kafka"]["tls"]
+    if tls["existingSecret"]:
+        # librdkafka gets the paths in the mount; the key's password is read from its file.
+        client = config.kafka.client_config()
+        assert client["ssl.ca.location"] == f"{KAFKA_TLS_DIR}/{tls['caKey']}"
+        assert client["ssl.certificate.location"] == f"{KAFKA_TLS_DIR}/{tls['certKey']}"
+        assert client["ssl.key.location"] == f"{KAFKA_TLS_DIR}/{tls['keyKey']}"
+        secret = tls["existingSecret"]
+        assert client["ssl.key.password"] == f"secret:{secret}/{tls['keyPasswordKey']}"
+    else:
+        kafka = config.kafka
+        assert kafka.ssl_ca_location is kafka.ssl_certificate_location is None
+        assert kafka.ssl_key_location is kafka.ssl_key_password is None
+    registry = chart["schemaRegistry"]
+    assert config.schemas.registry_url == values.get("schemas", {}).get("registry_url")
+    if registry["existingSecret"]:
+        secret = registry["existingSecret"]
+        user, password = f"secret:{secret}/username", f"secret:{secret}/password"
+        assert config.schemas.registry_username == user
+        assert config.schemas.registry_password == password
+        auth = config.schemas.registry_client_config()["basic.auth.user.info"]
+        assert auth == f"{user}:{password}"
+    else:
+        assert config.schemas.registry_username is config.schemas.registry_password is None
+    if registry["caSecret"]:
+        assert config.schemas.registry_ca_location == f"{REGISTRY_TLS_DIR}/{registry['caKey']}"
+    else:
+        assert config.schemas.registry_ca_location is None
 
 
 def test_config_checksum_rolls_pods_on_config_change_only(
@@ -302,11 +440,10 @@ def test_sasl_credentials_come_from_the_existing_secret(
 ) -> None:
     sasl = values_of(scenario)["kafka"]["sasl"]
     env = {var["name"]: var for var in container(manifests).get("env", [])}
-    text = yaml.safe_dump_all(manifests)
     assert "sasl_password" not in config_map(manifests)["data"]["config.yaml"]
     if not sasl["existingSecret"]:
+        # No other Secret either: test_secret_references_are_exactly_those_named_in_values.
         assert not {"TELEMETRY_KAFKA__SASL_USERNAME", "TELEMETRY_KAFKA__SASL_PASSWORD"} & set(env)
-        assert "secretKeyRef" not in text
         return
     for name, key in [
         ("TELEMETRY_KAFKA__SASL_USERNAME", sasl["usernameKey"]),
@@ -318,7 +455,213 @@ def test_sasl_credentials_come_from_the_existing_secret(
     assert not by_kind(manifests, "Secret"), "the chart never creates the Secret"
 
 
-def test_static_membership_is_off_by_default(manifests: list[Manifest], scenario: str) -> None:
+def test_secret_references_are_exactly_those_named_in_values(
+    manifests: list[Manifest], scenario: str
+) -> None:
+    values = values_of(scenario)
+    sasl, tls, registry = values["kafka"]["sasl"], values["kafka"]["tls"], values["schemaRegistry"]
+    expected: set[tuple[str, str]] = set()
+    if sasl["existingSecret"]:
+        expected |= {(sasl["existingSecret"], sasl[key]) for key in ("usernameKey", "passwordKey")}
+    if tls["existingSecret"]:
+        keys = ("caKey", "certKey", "keyKey", "keyPasswordKey")
+        expected |= {(tls["existingSecret"], tls[key]) for key in keys if tls[key]}
+    if registry["existingSecret"]:
+        credentials = ("usernameKey", "passwordKey")
+        expected |= {(registry["existingSecret"], registry[key]) for key in credentials}
+    if registry["caSecret"]:
+        expected.add((registry["caSecret"], registry["caKey"]))
+    assert secret_references(manifests) == expected
+    assert not by_kind(manifests, "Secret"), "the chart never creates a Secret"
+
+
+def test_nothing_secret_in_the_config_map(manifests: list[Manifest]) -> None:
+    text = config_map(manifests)["data"]["config.yaml"]
+    assert "password" not in text
+    assert "@" not in text, "no user:password@ in a URL"
+
+
+def test_secret_volumes_are_read_only_and_project_only_the_named_keys(
+    manifests: list[Manifest],
+) -> None:
+    for mount_path, found in secret_volumes(manifests).items():
+        assert found["mount"]["readOnly"] is True, mount_path
+        assert "subPath" not in found["mount"], "a subPath mount would never see a rotation"
+        secret = found["secret"]
+        assert secret["defaultMode"] == 0o440, mount_path
+        assert "optional" not in secret, "a missing Secret or key keeps the pod from starting"
+        assert [item["key"] for item in secret["items"]] == [
+            item["path"] for item in secret["items"]
+        ]
+    assert pod_spec(manifests)["securityContext"]["fsGroup"] == 10001  # reads the 0440 files
+
+
+def test_kafka_tls_files_come_from_the_existing_secret(
+    manifests: list[Manifest], scenario: str
+) -> None:
+    tls = values_of(scenario)["kafka"]["tls"]
+    env = {var["name"]: var for var in container(manifests).get("env", [])}
+    volumes = secret_volumes(manifests)
+    if not tls["existingSecret"]:
+        assert not KAFKA_TLS_ENV & set(env)
+        assert KAFKA_TLS_DIR not in volumes
+        return
+    assert {name: var.get("value") for name, var in env.items() if name in KAFKA_TLS_ENV} == {
+        "TELEMETRY_KAFKA__SSL_CA_LOCATION": f"{KAFKA_TLS_DIR}/{tls['caKey']}",
+        "TELEMETRY_KAFKA__SSL_CERTIFICATE_LOCATION": f"{KAFKA_TLS_DIR}/{tls['certKey']}",
+        "TELEMETRY_KAFKA__SSL_KEY_LOCATION": f"{KAFKA_TLS_DIR}/{tls['keyKey']}",
+        "TELEMETRY_KAFKA__SSL_KEY_PASSWORD_FILE": f"{KAFKA_TLS_DIR}/{tls['keyPasswordKey']}",
+    }
+    secret = volumes[KAFKA_TLS_DIR]["secret"]
+    assert secret["secretName"] == tls["existingSecret"]
+    keys = [tls["caKey"], tls["certKey"], tls["keyKey"], tls["keyPasswordKey"]]
+    assert [item["key"] for item in secret["items"]] == keys
+
+
+def test_kafka_tls_without_a_client_certificate(render: Render, tmp_path: Path) -> None:
+    """The default key names: the CA only (server verification), no client certificate."""
+    manifests = render(
+        "--set",
+        "kafka.tls.existingSecret=kafka-ca",
+        "--set",
+        "config.kafka.security_protocol=SSL",
+    )
+    env = pod_env(container(manifests))
+    assert {name: env[name] for name in KAFKA_TLS_ENV & set(env)} == {
+        "TELEMETRY_KAFKA__SSL_CA_LOCATION": f"{KAFKA_TLS_DIR}/ca.crt"
+    }
+    secret = secret_volumes(manifests)[KAFKA_TLS_DIR]["secret"]
+    assert secret == {
+        "secretName": "kafka-ca",
+        "items": [{"key": "ca.crt", "path": "ca.crt"}],
+        "defaultMode": 0o440,
+    }
+    config = pod_config(manifests, tmp_path)
+    assert config.kafka.ssl_ca_location == f"{KAFKA_TLS_DIR}/ca.crt"
+    assert config.kafka.ssl_certificate_location is None
+    assert config.kafka.ssl_key_password is None
+    for kube_version in KUBERNETES_VERSIONS:
+        kubernetes_validate.validate(one(manifests, "Deployment"), kube_version, strict=True)
+
+
+def test_registry_credentials_come_from_the_existing_secret(
+    manifests: list[Manifest], scenario: str
+) -> None:
+    registry = values_of(scenario)["schemaRegistry"]
+    env = {var["name"]: var for var in container(manifests).get("env", [])}
+    volumes = secret_volumes(manifests)
+    if not registry["existingSecret"]:
+        ca_env = {"TELEMETRY_SCHEMAS__REGISTRY_CA_LOCATION"}
+        assert not (REGISTRY_ENV - ca_env) & set(env)
+        assert REGISTRY_SECRET_DIR not in volumes
+    else:
+        secret = registry["existingSecret"]
+        assert env["TELEMETRY_SCHEMAS__REGISTRY_USERNAME"]["valueFrom"] == {
+            "secretKeyRef": {"name": secret, "key": registry["usernameKey"]}
+        }
+        # The password is a file: no env var holds it, so no env dump or describe shows it.
+        assert env["TELEMETRY_SCHEMAS__REGISTRY_PASSWORD_FILE"] == {
+            "name": "TELEMETRY_SCHEMAS__REGISTRY_PASSWORD_FILE",
+            "value": f"{REGISTRY_SECRET_DIR}/{registry['passwordKey']}",
+        }
+        assert "TELEMETRY_SCHEMAS__REGISTRY_PASSWORD" not in env
+        password_refs = [
+            name
+            for name, var in env.items()
+            if var.get("valueFrom", {}).get("secretKeyRef")
+            == {"name": secret, "key": registry["passwordKey"]}
+        ]
+        assert password_refs == []
+        projected = volumes[REGISTRY_SECRET_DIR]["secret"]
+        assert projected["secretName"] == secret
+        assert projected["items"] == [
+            {"key": registry["passwordKey"], "path": registry["passwordKey"]}
+        ]
+    if not registry["caSecret"]:
+        assert "TELEMETRY_SCHEMAS__REGISTRY_CA_LOCATION" not in env
+        assert REGISTRY_TLS_DIR not in volumes
+        return
+    assert env["TELEMETRY_SCHEMAS__REGISTRY_CA_LOCATION"]["value"] == (
+        f"{REGISTRY_TLS_DIR}/{registry['caKey']}"
+    )
+    projected = volumes[REGISTRY_TLS_DIR]["secret"]
+    assert projected["secretName"] == registry["caSecret"]
+    assert projected["items"] == [{"key": registry["caKey"], "path": registry["caKey"]}]
+
+
+def test_no_secret_mounts_nor_network_policy_by_default(
+    rendered_scenarios: dict[str, list[Manifest]],
+) -> None:
+    defaults = values_of("default")
+    assert defaults["kafka"]["tls"]["existingSecret"] == ""
+    assert defaults["schemaRegistry"]["existingSecret"] == ""
+    assert defaults["schemaRegistry"]["caSecret"] == ""
+    assert defaults["networkPolicy"]["enabled"] is False
+    manifests = rendered_scenarios["default"]
+    assert secret_volumes(manifests) == {}
+    assert not (KAFKA_TLS_ENV | REGISTRY_ENV) & set(pod_env(container(manifests)))
+    assert not by_kind(manifests, "NetworkPolicy")
+
+
+def test_network_policy(manifests: list[Manifest], scenario: str) -> None:
+    values = values_of(scenario)["networkPolicy"]
+    policies = by_kind(manifests, "NetworkPolicy")
+    assert len(policies) == int(values["enabled"])
+    for policy in policies:
+        spec = policy["spec"]
+        assert policy["apiVersion"] == "networking.k8s.io/v1"
+        assert spec["podSelector"] == {"matchLabels": SELECTOR}
+        assert spec["policyTypes"] == ["Ingress", "Egress"]
+        # Ingress: the named metrics port only (the container's one port), from metricsFrom.
+        (ingress,) = spec["ingress"]
+        assert ingress["ports"] == [{"port": "metrics", "protocol": "TCP"}]
+        assert [port["name"] for port in container(manifests)["ports"]] == ["metrics"]
+        assert ingress["from"] == (values["metricsFrom"] or [{"podSelector": {}}])
+        dns = {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}
+        if values["dns"]["to"]:
+            dns["to"] = values["dns"]["to"]
+        assert spec["egress"] == [*([dns] if values["dns"]["enabled"] else []), *values["egress"]]
+
+
+def test_network_policy_defaults(render: Render) -> None:
+    """Enabled with one egress rule: metrics from the release namespace, DNS to anywhere."""
+    manifests = render(*NETWORK_POLICY)
+    spec = one(manifests, "NetworkPolicy")["spec"]
+    assert spec["ingress"] == [
+        {"ports": [{"port": "metrics", "protocol": "TCP"}], "from": [{"podSelector": {}}]}
+    ]
+    assert spec["egress"] == [
+        {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]},
+        {"ports": [{"port": 9092}]},
+    ]
+    no_dns = one(
+        render(*NETWORK_POLICY, "--set", "networkPolicy.dns.enabled=false"), "NetworkPolicy"
+    )
+    assert no_dns["spec"]["egress"] == [{"ports": [{"port": 9092}]}]
+    for kube_version in KUBERNETES_VERSIONS:
+        kubernetes_validate.validate(one(manifests, "NetworkPolicy"), kube_version, strict=True)
+        kubernetes_validate.validate(no_dns, kube_version, strict=True)
+
+
+@pytest.mark.parametrize(("key", "use"), sorted(SECRET_VALUES_IN_CONFIG.items()))
+def test_secrets_in_config_are_refused_pointing_to_the_secret(
+    helm: str, key: str, use: str
+) -> None:
+    """Refused in one sentence that names the Secret-based value and never the secret itself."""
+    args = ["--set-string", f"config.{key}=hunter2"]
+    result = run([helm, "template", RELEASE, str(CHART), "--namespace", NAMESPACE, *args])
+    assert result.returncode != 0, f"helm accepted {args}"
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    message = line.partition("): ")[2]
+    assert message.startswith(f"config.{key} must not be set in values"), line
+    assert use in message, line
+    assert "hunter2" not in result.stderr
+    assert not re.search(r"[.;]\s", message), f"one sentence: {message}"
+
+
+def test_static_membership_is_off_by_default(
+    manifests: list[Manifest], scenario: str, tmp_path: Path
+) -> None:
     assert values_of("default")["staticMembership"]["enabled"] is False
     env = {var["name"]: var for var in container(manifests).get("env", [])}
     if values_of(scenario)["staticMembership"]["enabled"]:
@@ -326,7 +669,7 @@ def test_static_membership_is_off_by_default(manifests: list[Manifest], scenario
         return
     assert INSTANCE_ID_ENV not in env
     assert "fieldRef" not in yaml.safe_dump_all(manifests)
-    assert load_config(None, env=pod_env(container(manifests))).processing.instance_id is None
+    assert pod_config(manifests, tmp_path).processing.instance_id is None
 
 
 def test_static_membership_sets_the_instance_id_from_the_pod_name(
@@ -350,9 +693,7 @@ def test_static_membership_sets_the_instance_id_from_the_pod_name(
     default_annotations = one(manifests, "Deployment")["spec"]["template"]["metadata"]
     assert annotations == default_annotations["annotations"]
     # The processor's loader turns the pod name into processing.instance_id (group.instance.id).
-    path = tmp_path / "config.yaml"
-    path.write_text(config_map(enabled)["data"]["config.yaml"])
-    config = load_config(path, env=pod_env(main))
+    config = pod_config(enabled, tmp_path)
     assert config.processing.instance_id == POD_NAME
     timeout = values_of(scenario)["config"]["processing"]["session_timeout_ms"]
     assert config.processing.session_timeout_ms == timeout
@@ -524,7 +865,7 @@ def test_checksum_is_sha256_of_the_rendered_config_map(helm: str) -> None:
         (["--set", "terminationGracePeriodSeconds=15"], "drain_timeout_s"),
         (["--set", "terminationGracePeriodSeconds=54"], "= 55 s"),  # 20 s drain + 35 s
         (["--set", "replicas=3"], "additional properties"),
-        (["--set", "config.kafka.sasl_password=hunter2"], "sasl_password"),
+        (["--set", "config.kafka.sasl_password=hunter2"], "kafka.sasl.existingSecret"),
         (["--set", "image.pullPolicy=Sometimes"], "pullPolicy"),
         (["--set", "config.topics.partitions=0"], "partitions"),
         (
@@ -542,6 +883,39 @@ def test_checksum_is_sha256_of_the_rendered_config_map(helm: str) -> None:
             ["--set-string", "config.kafka.extra.sasl\\.oauthbearer\\.client\\.secret=x"],
             "looks secret",
         ),
+        (["--set", "config.kafka.ssl_key_password=x"], "kafka.tls.keyPasswordKey"),
+        (["--set", "config.schemas.registry_password=x"], "schemaRegistry.existingSecret"),
+        (
+            ["--set", "config.schemas.registry_url=https://user:x@registry:8081"],
+            "registry_url must not carry credentials",
+        ),
+        (
+            ["--set", "kafka.tls.existingSecret=kafka-tls"],
+            "needs config.kafka.security_protocol SSL or SASL_SSL, not PLAINTEXT",
+        ),
+        (
+            [*KAFKA_TLS, "--set", "kafka.tls.certKey=tls.crt"],
+            "certKey and kafka.tls.keyKey go together",
+        ),
+        (
+            [*KAFKA_TLS, "--set", "kafka.tls.keyPasswordKey=key.password"],
+            "keyPasswordKey needs kafka.tls.keyKey",
+        ),
+        (["--set", "kafka.tls.caKey=../ca.crt"], "/kafka/tls/caKey"),
+        (["--set", "schemaRegistry.existingSecret=Registry"], "/schemaRegistry/existingSecret"),
+        (
+            ["--set", "schemaRegistry.existingSecret=registry"],
+            "need config.schemas.registry_url",
+        ),
+        (
+            [*KAFKA_TLS, "--set", "podSecurityContext.fsGroup=null"],
+            "podSecurityContext.fsGroup is needed",
+        ),
+        (["--set", "networkPolicy.enabled=true"], "needs networkPolicy.egress rules"),
+        (
+            [*NETWORK_POLICY, "--set", "networkPolicy.egress[0].ports[0].protocol=ICMP"],
+            "protocol",
+        ),
     ],
     ids=[
         "hpa-and-keda",
@@ -558,6 +932,18 @@ def test_checksum_is_sha256_of_the_rendered_config_map(helm: str) -> None:
         "session-timeout-not-an-integer",
         "key-password-in-configmap",
         "client-secret-in-configmap",
+        "ssl-key-password-in-values",
+        "registry-password-in-values",
+        "registry-url-with-credentials",
+        "kafka-tls-with-plaintext",
+        "client-certificate-without-key",
+        "key-password-without-key",
+        "secret-key-with-a-path",
+        "secret-name-not-a-dns-name",
+        "registry-secret-without-registry",
+        "secret-files-without-fs-group",
+        "network-policy-without-egress",
+        "network-policy-bad-protocol",
     ],
 )
 def test_bad_values_are_refused(helm: str, args: list[str], message: str) -> None:
@@ -594,3 +980,26 @@ def test_notes_explain_static_membership_when_enabled(helm: str, tmp_path: Path)
     assert f"session_timeout_ms ({default} ms)" in render_notes(
         helm, chart, *STATIC_MEMBERSHIP, *unset
     )
+
+
+def test_notes_describe_tls_the_registry_secrets_and_the_network_policy(
+    helm: str, tmp_path: Path
+) -> None:
+    chart = chart_for_notes(CHART, tmp_path)
+    default = render_notes(helm, chart)
+    for absent in ("Kafka TLS", "Schema Registry", "NetworkPolicy"):
+        assert absent not in default
+    notes = render_notes(helm, chart, *values_args("tls"))
+    assert (
+        "Kafka TLS files come from Secret telemetry-kafka-tls (keys ca.crt, tls.crt, tls.key, "
+        f"key.password), mounted read-only at {KAFKA_TLS_DIR}, with a client certificate"
+    ) in notes
+    assert "Schema Registry credentials come from Secret telemetry-registry" in notes
+    assert f"the password (key password) as a file in {REGISTRY_SECRET_DIR}" in notes
+    assert "CA in Secret telemetry-registry-ca (key ca.crt)" in notes
+    assert (
+        f"NetworkPolicy {FULLNAME}: ingress to the metrics port only, from "
+        "networkPolicy.metricsFrom; egress to networkPolicy.egress and DNS only"
+    ) in notes
+    fallback = render_notes(helm, chart, *NETWORK_POLICY)
+    assert f"from any pod in namespace {NAMESPACE}" in fallback

@@ -105,6 +105,44 @@ Checks that cannot be expressed in values.schema.json. Included by the Deploymen
 {{- fail (printf "config.kafka.extra.%s looks secret: the config is a ConfigMap, readable by anyone who can read the namespace; pass it from a Secret with extraEnv instead (TELEMETRY_KAFKA__EXTRA is YAML)" $key) }}
 {{- end }}
 {{- end }}
+{{- /* Secrets set directly in values would land in the ConfigMap. */}}
+{{- $schemas := .Values.config.schemas | default dict }}
+{{- $inConfigMap := "the config is a ConfigMap, readable by anyone who can read the namespace" }}
+{{- if not (kindIs "invalid" $kafka.sasl_password) }}
+{{- fail (printf "config.kafka.sasl_password must not be set in values because %s, so put it in a Secret named by kafka.sasl.existingSecret" $inConfigMap) }}
+{{- end }}
+{{- if not (kindIs "invalid" $kafka.ssl_key_password) }}
+{{- fail (printf "config.kafka.ssl_key_password must not be set in values because %s, so put it in the Secret named by kafka.tls.existingSecret, under the key named by kafka.tls.keyPasswordKey" $inConfigMap) }}
+{{- end }}
+{{- if not (kindIs "invalid" $schemas.registry_password) }}
+{{- fail (printf "config.schemas.registry_password must not be set in values because %s, so put it in a Secret named by schemaRegistry.existingSecret" $inConfigMap) }}
+{{- end }}
+{{- if regexMatch "^[a-zA-Z][a-zA-Z0-9+.-]*://[^/@]*@" (toString ($schemas.registry_url | default "")) }}
+{{- fail (printf "config.schemas.registry_url must not carry credentials (user:password@) because %s, so put them in a Secret named by schemaRegistry.existingSecret" $inConfigMap) }}
+{{- end }}
+{{- with .Values.kafka.tls }}
+{{- if .existingSecret }}
+{{- $protocol := toString ($kafka.security_protocol | default "PLAINTEXT") }}
+{{- if has $protocol (list "PLAINTEXT" "SASL_PLAINTEXT") }}
+{{- fail (printf "kafka.tls.existingSecret needs config.kafka.security_protocol SSL or SASL_SSL, not %s, with which the client never uses the TLS files" $protocol) }}
+{{- end }}
+{{- if ne (empty .certKey) (empty .keyKey) }}
+{{- fail "kafka.tls.certKey and kafka.tls.keyKey go together: mutual TLS needs the client certificate and its key (leave both empty to verify the broker only)" }}
+{{- end }}
+{{- if and .keyPasswordKey (not .keyKey) }}
+{{- fail "kafka.tls.keyPasswordKey needs kafka.tls.keyKey, the client key it decrypts" }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if and (or .Values.schemaRegistry.existingSecret .Values.schemaRegistry.caSecret) (not $schemas.registry_url) }}
+{{- fail "schemaRegistry.existingSecret and schemaRegistry.caSecret need config.schemas.registry_url, without which the processor uses its local schemas and never talks to a registry" }}
+{{- end }}
+{{- if and (include "telemetry.secretVolumes" . | fromYamlArray) (kindIs "invalid" (.Values.podSecurityContext | default dict).fsGroup) }}
+{{- fail "podSecurityContext.fsGroup is needed to read the Secrets mounted for kafka.tls and schemaRegistry, whose files (mode 0440) only their owner (root) and the fsGroup can read" }}
+{{- end }}
+{{- if and .Values.networkPolicy.enabled (not .Values.networkPolicy.egress) }}
+{{- fail "networkPolicy.enabled needs networkPolicy.egress rules for the Kafka brokers (and the schema registry, if any), without which the pods could resolve names and reach nothing" }}
+{{- end }}
 {{- $processing := .Values.config.processing | default dict }}
 {{- /* A SIGTERM's worst case: the drain, then the stop budget (30 s,
 telemetry.stages.StopBudget: the revoke's flushes, the final commit, the group leave and the
@@ -137,4 +175,44 @@ The consumer's session timeout in ms (config.processing.session_timeout_ms, the 
 {{- define "telemetry.sessionTimeoutMs" -}}
 {{- $processing := .Values.config.processing | default dict }}
 {{- default 45000 $processing.session_timeout_ms | int }}
+{{- end }}
+
+{{/*
+The Secret volumes (read-only, only the keys named in values, mode 0440) as a YAML list of
+{name, secretName, mountPath, keys}: the one source of the volumes, their mounts and the
+validation. "[]" when there are none.
+*/}}
+{{- define "telemetry.secretVolumes" -}}
+{{- $volumes := list }}
+{{- with .Values.kafka.tls }}
+{{- if .existingSecret }}
+{{- $keys := compact (list .caKey .certKey .keyKey .keyPasswordKey) | uniq }}
+{{- $volumes = append $volumes (dict "name" "kafka-tls" "secretName" .existingSecret "mountPath" (include "telemetry.kafkaTlsDir" $) "keys" $keys) }}
+{{- end }}
+{{- end }}
+{{- with .Values.schemaRegistry }}
+{{- if .existingSecret }}
+{{- $volumes = append $volumes (dict "name" "registry-credentials" "secretName" .existingSecret "mountPath" (include "telemetry.registrySecretDir" $) "keys" (list .passwordKey)) }}
+{{- end }}
+{{- if .caSecret }}
+{{- $volumes = append $volumes (dict "name" "registry-tls" "secretName" .caSecret "mountPath" (include "telemetry.registryTlsDir" $) "keys" (list .caKey)) }}
+{{- end }}
+{{- end }}
+{{- toYaml $volumes }}
+{{- end }}
+
+{{/*
+Where those Secrets are mounted. Mounts nested in the config mount (/etc/telemetry, a
+ConfigMap volume) are fine: the kubelet creates their mount points.
+*/}}
+{{- define "telemetry.kafkaTlsDir" -}}
+/etc/telemetry/tls/kafka
+{{- end }}
+
+{{- define "telemetry.registrySecretDir" -}}
+/etc/telemetry/secrets/registry
+{{- end }}
+
+{{- define "telemetry.registryTlsDir" -}}
+/etc/telemetry/tls/registry
 {{- end }}

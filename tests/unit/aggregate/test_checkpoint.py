@@ -38,6 +38,9 @@ class MemoryWriter:
     def stop(self, timeout: float) -> None:
         del timeout
 
+    def cover(self, partitions: Sequence[int]) -> None:
+        del partitions
+
     def write(
         self, partition: int, records: Sequence[ChangelogRecord], done: Callable[[], None]
     ) -> None:
