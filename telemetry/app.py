@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry, Info
 
 from telemetry import __version__
 from telemetry.aggregate import Aggregate, Aggregator, Checkpointer
+from telemetry.aggregate._exactly_once import TransactionalCheckpointer
 from telemetry.codec import (
     LocalSchemaSource,
     ReadingDecoder,
@@ -40,8 +41,10 @@ from telemetry.codec._schemas import (
 )
 from telemetry.config import Config
 from telemetry.decode import Decode, DecodeEvent
+from telemetry.errors import RejoinError, StageError
 from telemetry.kafka import KafkaSink, KafkaSource
 from telemetry.kafka._changelog import ChangelogWriter, read_changelog
+from telemetry.kafka._transactions import Transactions, transactional_id
 from telemetry.stages import Pipeline, Processor, StopBudget
 
 logger = logging.getLogger("telemetry.app")
@@ -111,24 +114,21 @@ class App:
         }
         if processing.instance_id:
             membership["group.instance.id"] = processing.instance_id
-        self.checkpointer = (
-            Checkpointer(
-                writer=ChangelogWriter(
-                    client,
-                    config.changelog_topic,
-                    readings_topic=topics.readings,
-                    replication_factor=topics.replication_factor,
-                ),
-                read=functools.partial(
-                    read_changelog, client, config.changelog_topic, timeout=RESTORE_TIMEOUT_S
-                ),
-                interval=processing.commit_interval_s,
-                ttl_ms=processing.state_ttl_ms,
+        exactly_once = processing.guarantee == "exactly_once"
+        # Exactly-once: one transactional producer for outputs and changelog (see README).
+        self.transactions = (
+            Transactions(
+                client,
+                transactional_id(processing.group_id, processing.instance_id),
+                timeout_ms=processing.transaction_timeout_ms,
                 registry=self.registry,
             )
-            if processing.changelog
+            if exactly_once
             else None
         )
+        if exactly_once:
+            # Read what was committed only: readings re-keyed by another member are outputs.
+            membership["isolation.level"] = "read_committed"
         # One budget for the whole stop: revoke flushes, final commit, leave, last writes.
         self.stop_budget = StopBudget()
         self.source = KafkaSource(
@@ -139,7 +139,44 @@ class App:
             commit_interval=processing.commit_interval_s,
             registry=self.registry,
             stop_budget=self.stop_budget,
+            commits=not exactly_once,
         )
+        writer = (
+            ChangelogWriter(
+                client,
+                config.changelog_topic,
+                readings_topic=topics.readings,
+                replication_factor=topics.replication_factor,
+                transactions=self.transactions,
+            )
+            if processing.changelog
+            else None
+        )
+        read = functools.partial(
+            read_changelog, client, config.changelog_topic, timeout=RESTORE_TIMEOUT_S
+        )
+        self.checkpointer: Checkpointer | None = None
+        if writer is not None and self.transactions is not None:
+            self.checkpointer = TransactionalCheckpointer(
+                writer=writer,
+                read=read,
+                interval=processing.commit_interval_s,
+                ttl_ms=processing.state_ttl_ms,
+                registry=self.registry,
+                transactions=self.transactions,
+                readings_topic=topics.readings,
+                quiet=self._quiet,
+                group_metadata=self.source.group_metadata,
+            )
+            self.source.consume_when = self._quiet
+        elif writer is not None:
+            self.checkpointer = Checkpointer(
+                writer=writer,
+                read=read,
+                interval=processing.commit_interval_s,
+                ttl_ms=processing.state_ttl_ms,
+                registry=self.registry,
+            )
         self.decode = Decode(
             name="decode",
             decoder=ReadingDecoder(
@@ -176,6 +213,7 @@ class App:
             rate_limit=processing.sink_rate_limit,
             registry=self.registry,
             stop_budget=self.stop_budget,
+            transactions=self.transactions,
         )
         # Revoke order matters: cut the last epoch, deliver what is in flight, write the
         # checkpoints that allows (or pin the windows' floor), drop the state; then the source
@@ -205,16 +243,29 @@ class App:
         self._until = until
         self._running = True
         self._last_pass = time.monotonic()
-        if self.checkpointer is not None:
-            self.checkpointer.start()
         try:
+            if self.checkpointer is not None:
+                self.checkpointer.start()
             with tuned_gc():
                 self.pipeline.run(until=self._beat)
+        except RejoinError:
+            self.pipeline.stop()  # leaves the group; nothing more is committed
+            raise
+        except StageError as exc:
+            if isinstance(exc.__cause__, RejoinError):
+                raise exc.__cause__ from None
+            raise
         finally:
             self._running = False
             if self.checkpointer is not None:
                 self.checkpointer.stop(self.stop_budget.remaining(FINAL_FLUSH_S))
+            if self.transactions is not None:
+                self.transactions.stop()  # aborts whatever was not committed
         logger.info("processor stopped")
+
+    def _quiet(self) -> bool:
+        """Every output of the input applied so far is handed to the producer."""
+        return self.pipeline.is_quiet() and self.sink.backlog() == 0
 
     def _beat(self) -> bool:
         # Between passes: no batch is half applied, so the state may be cut here.

@@ -37,7 +37,7 @@ from telemetry.config import (
     TopicsConfig,
     load_config,
 )
-from telemetry.errors import ConfigError, KafkaClientError, TelemetryError
+from telemetry.errors import ConfigError, KafkaClientError, RejoinError, TelemetryError
 from telemetry.http import MetricsServer
 from telemetry.kafka._changelog import CHANGELOG_CONFIG
 from telemetry.localkafka import LocalKafka
@@ -304,19 +304,56 @@ def _run(args: argparse.Namespace) -> int:
     require_topics(admin, config, args.connect_timeout)
     from telemetry.app import App  # noqa: PLC0415  # the processor is only needed here
 
-    app = App(config)
-    server = _metrics_server(app, config.metrics)
+    member = _Member(App(config))
+    server = _metrics_server(member, config.metrics)
     logger.info(
         "processor starting",
         extra={"metrics_url": server.url, "group_id": config.processing.group_id},
     )
     try:
-        with _on_signals(app.request_drain, app.request_stop):
-            app.run()
+        with _on_signals(member.request_drain, member.request_stop):
+            while True:
+                try:
+                    member.app.run()
+                    break
+                except RejoinError as exc:
+                    # Exactly-once: nothing of the lost transaction became visible; a new
+                    # member restores what was committed (never a crash loop).
+                    if member.stopping:
+                        break
+                    logger.warning("leaving the group and joining again: %s", exc)
+                    member.app = App(config)
     finally:
         server.stop()
     logger.info("processor exited cleanly")
     return 0
+
+
+class _Member:
+    """The current processor: exactly-once mode builds a new one to rejoin; the metrics
+    endpoint and the signal handlers follow it."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.stopping = False
+
+    @property
+    def registry(self) -> Any:
+        return self.app.registry
+
+    def alive(self) -> bool:
+        return bool(self.app.alive())
+
+    def ready(self) -> bool:
+        return bool(self.app.ready())
+
+    def request_drain(self) -> None:
+        self.stopping = True
+        self.app.request_drain()
+
+    def request_stop(self) -> None:
+        self.stopping = True
+        self.app.request_stop()
 
 
 def _fleet_spec(args: argparse.Namespace) -> FleetSpec:

@@ -8,6 +8,7 @@ catches one type::
     ├── LocalKafkaError      the embedded development broker cannot be fetched, started or stopped
     ├── StageError           a stage failed and its restart policy gave up (escalation)
     ├── KafkaClientError     a Kafka client operation failed (carries topic, partition, offset)
+    │   └── RejoinError      exactly-once work was aborted or fenced: leave and join again
     ├── CodecError           a record cannot be encoded or decoded (carries a dead-letter reason)
     └── StateError           the state changelog cannot be read, restored or written
 """
@@ -46,6 +47,12 @@ class KafkaClientError(TelemetryError):
         self.topic = topic
         self.partition = partition
         self.offset = offset
+
+
+class RejoinError(KafkaClientError):
+    """Exactly-once mode: the open transaction was aborted, or this member was fenced (another
+    took its partitions). Nothing of it became visible; the processor leaves the group and
+    joins again, restoring the committed state."""
 
 
 class CodecError(TelemetryError):

@@ -175,6 +175,14 @@ class ProcessingConfig:
     session_timeout_ms: int = 45_000
     """How long the group waits for a member that stopped heartbeating before it moves that
     member's partitions (``session.timeout.ms``)."""
+    guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
+    """``exactly_once``: every commit interval the outputs, the changelog records and the
+    consumed offsets are committed in one Kafka transaction, so a crash never republishes;
+    consumers of the outputs must read with ``isolation.level=read_committed``. Outputs
+    become visible at commits: the commit interval is their latency."""
+    transaction_timeout_ms: int = 10_000
+    """exactly_once: the broker aborts a transaction left open this long (a crashed process's),
+    which holds read_committed consumers of its output partitions back until then."""
 
     def __post_init__(self) -> None:
         checks = {
@@ -193,12 +201,25 @@ class ProcessingConfig:
             "state_ttl_ms": self.state_ttl_ms > 0,
             "session_timeout_ms": 1_000 <= self.session_timeout_ms <= 3_600_000,
             "instance_id": self.instance_id is None or bool(self.instance_id.strip()),
+            "guarantee": self.guarantee in ("at_least_once", "exactly_once"),
+            "transaction_timeout_ms": 1_000 <= self.transaction_timeout_ms <= 900_000,
         }
         for key, ok in checks.items():
             if not ok:
                 raise ConfigError(f"processing.{key} is out of range")
         if not self.windows:
             raise ConfigError("processing.windows must name at least one window")
+        if self.guarantee == "exactly_once":
+            if not self.changelog:
+                raise ConfigError(
+                    "processing.guarantee: exactly_once needs processing.changelog: true "
+                    "(the state is committed with the outputs)"
+                )
+            if self.transaction_timeout_ms < 2 * self.commit_interval_s * 1000:
+                raise ConfigError(
+                    "processing.transaction_timeout_ms must be at least twice "
+                    "processing.commit_interval_s (a transaction spans one interval)"
+                )
         self._check_ttl()
 
     def _check_ttl(self) -> None:

@@ -30,6 +30,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 
 from telemetry.errors import ConfigError, StateError
 from telemetry.kafka._records import Headers
+from telemetry.kafka._transactions import Transactions
 
 logger = logging.getLogger("telemetry.state")
 
@@ -63,8 +64,10 @@ class ChangelogWriter:
         readings_topic: str,
         replication_factor: int = 1,
         timeout: float = 30.0,
+        transactions: Transactions | None = None,
     ) -> None:
         self.topic = topic
+        self.transactions = transactions
         self.readings_topic = readings_topic
         self.replication_factor = replication_factor
         self.timeout = timeout
@@ -88,7 +91,10 @@ class ChangelogWriter:
     def start(self) -> None:
         if self.producer is None:
             self._ensure()
-            self.producer = Producer(self._config, logger=logger)
+            if self.transactions is not None:  # exactly-once: the one shared producer
+                self.producer = self.transactions.start()
+            else:
+                self.producer = Producer(self._config, logger=logger)
 
     def _ensure(self) -> None:
         admin_config: dict[str, Any] = {**self._client, "logger": logger}
@@ -110,8 +116,15 @@ class ChangelogWriter:
 
     def stop(self, timeout: float) -> None:
         if self.producer is not None:
-            self.flush(timeout)
+            if self.transactions is None:  # a transaction's records end with its commit
+                self.flush(timeout)
             self.producer = None
+
+    def write_now(self, partition: int, records: Sequence[ChangelogRecord]) -> None:
+        """Produce ``records`` for ``partition`` now, all of them (into the open transaction
+        of exactly-once mode, which commits them)."""
+        self.write(partition, records, _nothing)
+        self._pump(None)
 
     def write(
         self, partition: int, records: Sequence[ChangelogRecord], done: Callable[[], None]
@@ -184,6 +197,10 @@ class ChangelogWriter:
             return True
         self._pump(None)
         return self.producer.flush(timeout) == 0
+
+
+def _nothing() -> None:
+    pass
 
 
 def ensure_changelog(
@@ -267,6 +284,8 @@ def read_changelog(
         {
             **config,
             "group.id": f"{topic}.restore",  # never joins or commits: assign() only
+            # Exactly-once: records of an aborted (or still open) transaction are not state.
+            "isolation.level": "read_committed",
             "enable.auto.commit": False,
             "enable.partition.eof": True,
             "auto.offset.reset": "earliest",

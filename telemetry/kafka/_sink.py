@@ -21,10 +21,11 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from prometheus_client import CollectorRegistry
 
-from telemetry.errors import KafkaClientError
+from telemetry.errors import KafkaClientError, RejoinError
 from telemetry.kafka._metrics import KafkaMetrics
 from telemetry.kafka._offsets import PartitionOffsets
 from telemetry.kafka._records import Output
+from telemetry.kafka._transactions import Transactions
 from telemetry.stages import Sink, StopBudget, Supervision
 
 logger = logging.getLogger("telemetry.kafka")
@@ -44,6 +45,7 @@ class KafkaSink(Sink[Output]):
         registry: CollectorRegistry | None = None,
         supervision: Supervision | None = None,
         stop_budget: StopBudget | None = None,
+        transactions: Transactions | None = None,
     ) -> None:
         super().__init__(name=name, supervision=supervision)
         if window < 1:
@@ -60,6 +62,9 @@ class KafkaSink(Sink[Output]):
         # backpressure like any slow one: the source pauses, nothing piles up in memory.
         self.rate_limit = rate_limit
         self.stop_budget = stop_budget if stop_budget is not None else StopBudget()
+        # Exactly-once: produce into the shared transactional producer; a failed delivery
+        # then loses the whole transaction, so it is not retried but rejoined.
+        self.transactions = transactions
         self._owed = 0
         self._budget = 0.0
         self._refilled = time.monotonic()
@@ -80,7 +85,10 @@ class KafkaSink(Sink[Output]):
         self._grant(self.window)
 
     def _open(self) -> None:
-        self.producer = Producer(self._config, logger=logger)
+        if self.transactions is not None:
+            self.producer = self.transactions.start()
+        else:
+            self.producer = Producer(self._config, logger=logger)
         self.stop_budget.reset()
         self.metrics.init_sink(self.name)
         self.metrics.up.labels(self.name).set(1)
@@ -89,7 +97,8 @@ class KafkaSink(Sink[Output]):
         producer = self.producer
         if producer is None:
             return
-        self.flush(self.stop_budget.remaining(STOP_FLUSH_S))
+        if self.transactions is None:  # a transaction's outputs end with its commit
+            self.flush(self.stop_budget.remaining(STOP_FLUSH_S))
         if self._in_flight or self._backlog:
             logger.warning(
                 "sink stopped with %d outputs undelivered; their inputs stay uncommitted",
@@ -104,6 +113,8 @@ class KafkaSink(Sink[Output]):
         delivery reports come back as failures) and produced again, in order, by the new
         one; the room it held stays counted until then."""
         producer = self.producer
+        if self.transactions is not None:
+            raise RejoinError("the transactional producer failed mid-transaction")
         if producer is None:
             self._open()
             return
@@ -114,6 +125,10 @@ class KafkaSink(Sink[Output]):
         self._open()
         if self._backlog:
             self._produce_backlog()
+
+    def backlog(self) -> int:
+        """Outputs accepted and not yet handed to librdkafka."""
+        return len(self._backlog)
 
     # -- the stage protocol -----------------------------------------------------------------
 
@@ -280,6 +295,9 @@ class KafkaSink(Sink[Output]):
             self._freed -= 1  # purged by a restart of ours: not the output's failure
             return
         self.metrics.delivery_failures.labels(self.name).inc()
+        if self.transactions is not None:
+            self.transactions.doom(f"delivery to {out.topic} failed: {error.str()}")
+            raise RejoinError(f"delivery to {out.topic} failed inside a transaction: {error.str()}")
         if _too_large(error) and cut_to_fit(out, error):  # the broker's limit, not ours
             self._freed -= 1
             return

@@ -58,6 +58,7 @@ class KafkaSource(Source[Record]):
         supervision: Supervision | None = None,
         buffer_size: int = 10_000,
         stop_budget: StopBudget | None = None,
+        commits: bool = True,
     ) -> None:
         super().__init__(name=name, buffer_size=buffer_size, supervision=supervision)
         if prefetch < 1 or poll_batch < 1:
@@ -92,6 +93,11 @@ class KafkaSource(Source[Record]):
         self.commit_interval = commit_interval
         self.revoke_timeout = revoke_timeout
         self.stop_budget = stop_budget if stop_budget is not None else StopBudget()
+        # Exactly-once: offsets are committed by the transaction (sent with it), never here.
+        self.commits = commits
+        # Exactly-once: librdkafka is polled (rebalance callbacks run there) only while this
+        # holds, so a revoke always finds every output of the input applied so far produced.
+        self.consume_when: Callable[[], bool] | None = None
         self.metrics = KafkaMetrics.for_registry(registry)
         self.consumer: Consumer | None = None
         self.partitions: dict[PartitionKey, PartitionOffsets] = {}
@@ -206,6 +212,8 @@ class KafkaSource(Source[Record]):
             self._pause_all()
         elif self._paused and room * 2 >= self._capacity():
             self._resume_all()
+        if self.consume_when is not None and not self.consume_when():
+            return  # a pass or two, until downstream has produced what it holds
         # Never skip the poll, even when everything is paused: it keeps the member in its group
         # and serves rebalances. With no room it asks for one message: paused partitions
         # deliver none (pausing drops librdkafka's prefetch of them).
@@ -286,7 +294,7 @@ class KafkaSource(Source[Record]):
     ) -> list[TopicPartition]:
         """Commit every partition's first not-yet-done offset that moved since the last commit."""
         consumer = self.consumer
-        if consumer is None:
+        if consumer is None or not self.commits:
             return []
         self._next_commit = time.monotonic() + self.commit_interval
         trackers = list(self.partitions.values()) if only is None else only
@@ -313,6 +321,12 @@ class KafkaSource(Source[Record]):
         self.metrics.commits.labels(self.name).inc()
         return offsets
 
+    def group_metadata(self) -> object:
+        """The consumer's group metadata, sent with a transaction's offsets (KIP-447)."""
+        if self.consumer is None:
+            raise KafkaClientError("the consumer is not started")
+        return self.consumer.consumer_group_metadata()
+
     @staticmethod
     def _offsets(trackers: Sequence[PartitionOffsets]) -> list[TopicPartition]:
         offsets: list[TopicPartition] = []
@@ -330,7 +344,7 @@ class KafkaSource(Source[Record]):
     ) -> None:
         """The last synchronous commit, then the group leave (on the close thread)."""
         try:
-            if offsets:
+            if offsets and self.commits:
                 consumer.commit(offsets=offsets, asynchronous=False)
                 by_key = {(t.topic, t.partition): t.offset for t in offsets}
                 for tracker in trackers:

@@ -232,6 +232,17 @@ class Pipeline:
         """Ask ``run`` to drain and stop (signal-handler safe: sets a flag)."""
         self._drain_requested = timeout
 
+    def is_quiet(self) -> bool:
+        """Nothing in any inbox or output buffer (in flight does not count): every event a
+        stage emitted has reached the end of the graph."""
+        for sub in self._subs:
+            if sub.inbox.count:
+                return False
+        for node in self._order:
+            if node.dispatcher is not None and node.dispatcher.buffered:
+                return False
+        return True
+
     def is_idle(self) -> bool:
         """Nothing in any inbox or output buffer and nothing in flight."""
         for sub in self._subs:
