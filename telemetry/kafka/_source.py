@@ -117,6 +117,7 @@ class KafkaSource(Source[Record]):
         self._closing = False
         # Partition count of each consumed topic, from the statistics (a change is logged).
         self.topic_partitions: dict[str, int] = {}
+        self._recount: set[str] = set()  # topics assigned since the last poll
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -220,6 +221,9 @@ class KafkaSource(Source[Record]):
         messages = consume_arrived(consumer, max(1, min(room, self.poll_batch)), timeout)
         if messages:
             self._accept(messages)
+        if self._recount:
+            topics, self._recount = self._recount, set()
+            self._count_assigned(consumer, topics)
         self._commit_if_due(now)
 
     def _commit_if_due(self, now: float) -> None:
@@ -372,7 +376,9 @@ class KafkaSource(Source[Record]):
             added.append(tracker)
         self.metrics.rebalances.labels(self.name, "assign").inc()
         self.metrics.assigned.labels(self.name).set(len(self.partitions))
-        self._count_assigned(consumer, {tp.topic for tp in partitions})
+        # Counted after the poll returns: a call on the consumer from inside its own callback
+        # breaks confluent-kafka's per-call state (an assertion aborts the process).
+        self._recount.update(tp.topic for tp in partitions)
         logger.info("assigned %s", _names(partitions))
         for listener in self.assign_listeners:
             listener(added)
@@ -388,7 +394,7 @@ class KafkaSource(Source[Record]):
         )
 
     def _count_assigned(self, consumer: Consumer, topics: set[str]) -> None:
-        """Partition counts at an assignment: added partitions cause one, so a change shows
+        """Partition counts after an assignment: added partitions cause one, so a change shows
         at once (the statistics would tell within their interval)."""
         for topic in topics:
             try:
@@ -490,10 +496,18 @@ class KafkaSource(Source[Record]):
                 topic, sum(1 for p in topic_stats.get("partitions", {}) if p != "-1")
             )
             for partition, part in topic_stats.get("partitions", {}).items():
-                lag = part.get("consumer_lag", -1)
-                if partition == "-1" or lag < 0:
+                if partition == "-1":
                     continue
-                if (topic, int(partition)) in self.partitions:
+                owned = self.partitions.get((topic, int(partition)))
+                lag = part.get("consumer_lag", -1)
+                if lag < 0 and owned is not None and owned.committed is not None:
+                    # Exactly-once commits through the transaction, which librdkafka's own
+                    # lag does not see: the end (last stable offset) minus what we committed.
+                    end = part.get("ls_offset", -1)
+                    lag = end - owned.committed if end >= 0 else -1
+                if lag < 0:
+                    continue
+                if owned is not None:
                     gauge.labels(topic, partition).set(lag)
                 else:
                     with contextlib.suppress(KeyError):

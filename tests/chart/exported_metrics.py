@@ -47,6 +47,9 @@ EXPORTED_METRICS: Final[Mapping[str, MetricSpec]] = MappingProxyType(
         "telemetry_kafka_abandoned_outputs_total": _spec("counter", "stage"),
         "telemetry_kafka_consumer_lag_messages": _spec("gauge", "topic", "partition"),
         "telemetry_kafka_topic_partitions": _spec("gauge", "topic"),
+        # exactly-once mode
+        "telemetry_transactions_total": _spec("counter", "result"),
+        "telemetry_transaction_commit_seconds": _spec("histogram"),
         # decode, aggregate and outputs
         "telemetry_deadletter_records_total": _spec("counter", "reason"),
         "telemetry_key_mismatch_readings_total": _spec("counter", "action"),

@@ -70,6 +70,7 @@ def processor(
             allowed_lateness_ms=200,
             idle_timeout_ms=1_000,
             commit_interval_s=1.0,
+            guarantee="exactly_once",  # its metrics too; at-least-once shares the rest
         ),
         metrics=MetricsConfig(host="127.0.0.1", port=0),
     )
