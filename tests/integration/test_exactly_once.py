@@ -1,9 +1,10 @@
 """Exactly-once mode on the real broker: a read_committed reader sees every closable rollup
-and every due alert once, with the oracle's values, through a SIGKILL, a broker restart with
-a transaction open, a fenced zombie, and poison input."""
+and every due alert once, with the oracle's values, through a SIGKILL and a fenced
+zombie (poison input: tests/integration/test_poison.py)."""
 
 from __future__ import annotations
 
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -89,3 +90,33 @@ def test_sigkill_of_one_of_two_workers_publishes_everything_exactly_once(
         f"exactly-once SIGKILL: {report['expected_rollups']} rollups, "
         f"{report['expected_alerts']} alerts, 0 duplicates, 0 missing"
     )
+
+
+def test_a_zombie_is_fenced_and_rejoins_and_nothing_of_it_becomes_visible(
+    scenario: tuple[Path, str], kafka_bootstrap: str
+) -> None:
+    """SIGSTOP past the session timeout while the other worker takes over, then SIGCONT: the
+    frozen one's open transaction can never commit (its partitions are lost, its generation
+    is stale), so it aborts, leaves and joins again, without restarting the process."""
+    config, prefix = scenario
+    readings = fleet(FleetShape())
+    a = Worker("a", config).start()
+    b = Worker("b", config).start()
+    try:
+        wait_for(lambda: _both_assigned(a, b), 60, "both workers to share the partitions")
+        feeder = Feeder(kafka_bootstrap, f"{prefix}.readings", readings, RATE).start()
+        wait_for(lambda: feeder.produced >= len(readings) // 2, 60, "half of the input")
+        assert a.proc is not None
+        a.proc.send_signal(signal.SIGSTOP)
+        wait_for(lambda: b.assigned() == PARTITIONS, 60, "b to take a's partitions")
+        a.proc.send_signal(signal.SIGCONT)
+        wait_for(lambda: bool(a.logged("joining again")), 60, "a to leave and rejoin")
+        feeder.join(60)
+        wait_for(lambda: _both_assigned(a, b), 60, "a to get partitions again")
+        report = _exactly(kafka_bootstrap, prefix, readings, timeout=120)
+        assert a.proc.poll() is None, a.lines[-5:]
+    finally:
+        b.stop()
+        a.stop()
+    print(f"zombie: rejoined as {a.logged('joining again')[0]['message']}")  # noqa: T201
+    assert report["duplicate_rollups"] == 0
