@@ -156,27 +156,25 @@ class App:
             read_changelog, client, config.changelog_topic, timeout=RESTORE_TIMEOUT_S
         )
         self.checkpointer: Checkpointer | None = None
-        if writer is not None and self.transactions is not None:
-            self.checkpointer = TransactionalCheckpointer(
-                writer=writer,
-                read=read,
-                interval=processing.commit_interval_s,
-                ttl_ms=processing.state_ttl_ms,
-                registry=self.registry,
-                transactions=self.transactions,
-                readings_topic=topics.readings,
-                quiet=self._quiet,
-                group_metadata=self.source.group_metadata,
-            )
-            self.source.consume_when = self._quiet
-        elif writer is not None:
-            self.checkpointer = Checkpointer(
-                writer=writer,
-                read=read,
-                interval=processing.commit_interval_s,
-                ttl_ms=processing.state_ttl_ms,
-                registry=self.registry,
-            )
+        if writer is not None:
+            common: dict[str, Any] = {
+                "writer": writer,
+                "read": read,
+                "interval": processing.commit_interval_s,
+                "ttl_ms": processing.state_ttl_ms,
+                "registry": self.registry,
+            }
+            if self.transactions is None:
+                self.checkpointer = Checkpointer(**common)
+            else:
+                self.checkpointer = TransactionalCheckpointer(
+                    **common,
+                    transactions=self.transactions,
+                    readings_topic=topics.readings,
+                    quiet=self._quiet,
+                    group_metadata=self.source.group_metadata,
+                )
+                self.source.consume_when = self._quiet
         self.decode = Decode(
             name="decode",
             decoder=ReadingDecoder(
