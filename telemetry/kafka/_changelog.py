@@ -28,9 +28,11 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     NewTopic,
 )
 
-from telemetry.errors import ConfigError, StateError
+from telemetry.errors import ConfigError, RejoinError, StateError
 from telemetry.kafka._records import Headers
 from telemetry.kafka._transactions import Transactions
+
+_PURGED = (KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT)
 
 logger = logging.getLogger("telemetry.state")
 
@@ -179,7 +181,14 @@ class ChangelogWriter:
         def report(error: KafkaError | None, message: Message) -> None:
             del message
             if error is not None:
-                raise StateError(f"changelog write to {self.topic}[{partition}] failed: {error}")
+                what = f"changelog write to {self.topic}[{partition}] failed: {error.str()}"
+                if self.transactions is None:
+                    raise StateError(what)
+                # Exactly-once: the transaction holding it can never commit.
+                self.transactions.doom(what)
+                if error.code() not in _PURGED:  # a purge is our own abort's: rejoining already
+                    raise RejoinError(what)
+                return
             remaining[0] -= 1
             if remaining[0] == 0:
                 done()

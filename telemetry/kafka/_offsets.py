@@ -10,7 +10,29 @@ generation never releases a hold of the new one.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+
+DRAINED_FRESH_S = 0.25
+"""How long a poll that emptied librdkafka's queue vouches for it: longer without one (the
+pipeline was busy restoring, gated by a transaction, or stalled) and no partition is idle."""
+
+
+class Drained:
+    """When the source last took everything librdkafka had queued (a poll that returned
+    less than it asked for), shared by the trackers of its partitions.
+
+    librdkafka fetches in the background; what it fetched since the last poll is known only
+    at the next one. So an end-of-partition says a partition is quiet only while polls keep
+    finding nothing new for it."""
+
+    __slots__ = ("at",)
+
+    def __init__(self) -> None:
+        self.at = -float("inf")
+
+    def fresh(self) -> bool:
+        return time.monotonic() - self.at <= DRAINED_FRESH_S
 
 
 class PartitionOffsets:
@@ -19,6 +41,7 @@ class PartitionOffsets:
     __slots__ = (
         "checkpointed",
         "committed",
+        "drained",
         "durable",
         "emitted_until",
         "end_offset",
@@ -26,13 +49,14 @@ class PartitionOffsets:
         "floor",
         "held",
         "partition",
+        "paused",
         "reachable",
         "revoked",
         "start",
         "topic",
     )
 
-    def __init__(self, topic: str, partition: int) -> None:
+    def __init__(self, topic: str, partition: int, drained: Drained | None = None) -> None:
         self.topic = topic
         self.partition = partition
         # offset -> number of holders; a dict beats a heap here: the minimum is only needed
@@ -46,6 +70,9 @@ class PartitionOffsets:
         # False from a broker connection failure until the source sees the brokers up again
         # or reaches the partition's end anew: a partition it cannot fetch is never idle.
         self.reachable = True
+        # A paused partition is not fetched, so whatever it last reached says nothing.
+        self.paused = False
+        self.drained = drained
         # Holds kept outside this object (the open windows of the partition's aggregation
         # state): returns their smallest offset, or None.
         self.floor: Callable[[], int | None] | None = None
@@ -104,9 +131,12 @@ class PartitionOffsets:
 
     def caught_up(self) -> bool:
         """Everything the partition had when last reached was fetched and handed downstream:
-        a quiet partition, not one with a backlog waiting for its next fetch."""
+        a quiet partition, not one with a backlog waiting for its next fetch, nor one whose
+        source has not looked for a while."""
         end = self.end_offset
-        if end is None or not self.reachable:
+        if end is None or not self.reachable or self.paused:
+            return False
+        if self.drained is not None and not self.drained.fresh():
             return False
         fetched = self.fetched_until
         if fetched is None:

@@ -24,7 +24,7 @@ from prometheus_client import CollectorRegistry
 
 from telemetry.errors import KafkaClientError
 from telemetry.kafka._metrics import KafkaMetrics
-from telemetry.kafka._offsets import PartitionOffsets
+from telemetry.kafka._offsets import Drained, PartitionOffsets
 from telemetry.kafka._records import Record
 from telemetry.stages import Source, StopBudget, Supervision
 
@@ -109,6 +109,7 @@ class KafkaSource(Source[Record]):
         self.revoke_listeners: list[Callable[[Sequence[PartitionOffsets], float, bool], None]] = []
         self._fifo: deque[Message] = deque()
         self._paused: set[PartitionKey] = set()
+        self._drained = Drained()
         self._demand = 0
         self._next_commit = 0.0
         # An assignment (possibly empty) was received since start, and not lost since.
@@ -218,7 +219,10 @@ class KafkaSource(Source[Record]):
         # Never skip the poll, even when everything is paused: it keeps the member in its group
         # and serves rebalances. With no room it asks for one message: paused partitions
         # deliver none (pausing drops librdkafka's prefetch of them).
-        messages = consume_arrived(consumer, max(1, min(room, self.poll_batch)), timeout)
+        limit = max(1, min(room, self.poll_batch))
+        messages = consume_arrived(consumer, limit, timeout)
+        if len(messages) < limit:
+            self._drained.at = time.monotonic()
         if messages:
             self._accept(messages)
         if self._recount:
@@ -273,6 +277,8 @@ class KafkaSource(Source[Record]):
             return
         consumer.pause([TopicPartition(t, p) for t, p in todo])
         self._paused.update(todo)
+        for key in todo:
+            self.partitions[key].paused = True
         self.metrics.pauses.labels(self.name).inc(len(todo))
         self.metrics.paused.labels(self.name).set(len(self._paused))
 
@@ -281,6 +287,10 @@ class KafkaSource(Source[Record]):
         if consumer is None:
             return
         consumer.resume([TopicPartition(t, p) for t, p in self._paused])
+        for key in self._paused:
+            tracker = self.partitions.get(key)
+            if tracker is not None:
+                tracker.paused = False
         self._paused.clear()
         self.metrics.paused.labels(self.name).set(0)
 
@@ -368,10 +378,11 @@ class KafkaSource(Source[Record]):
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.joined = True
+        self._refetch()
         added = []
         for tp in partitions:
             key = (tp.topic, tp.partition)
-            tracker = PartitionOffsets(tp.topic, tp.partition)
+            tracker = PartitionOffsets(tp.topic, tp.partition, self._drained)
             self.partitions[key] = tracker
             added.append(tracker)
         self.metrics.rebalances.labels(self.name, "assign").inc()
@@ -411,6 +422,7 @@ class KafkaSource(Source[Record]):
             return  # stop() revoked them already, on the pipeline's thread
         started = time.monotonic()
         trackers = self._forget(partitions)
+        self._refetch()
         for listener in self.revoke_listeners:
             listener(trackers, self.revoke_timeout, False)
         # Whatever the listeners finished is committed; the rest is replayed by the next owner.
@@ -429,6 +441,7 @@ class KafkaSource(Source[Record]):
         # Lost, not revoked: another member may own them already, so write and commit nothing;
         # the listeners drop their state and outputs (the revoke path, in abandon mode).
         trackers = self._forget(partitions)
+        self._refetch()
         for tracker in trackers:
             tracker.revoked = True
         for listener in self.revoke_listeners:
@@ -437,6 +450,13 @@ class KafkaSource(Source[Record]):
         self.joined = False
         self.metrics.rebalances.labels(self.name, "lost").inc()
         logger.warning("lost %s", _names(partitions))
+
+    def _refetch(self) -> None:
+        """A rebalance restarts librdkafka's fetchers, also of the partitions kept, which may
+        then fetch nothing for a while: their last end-of-partition no longer says they are
+        quiet. librdkafka reports the end again once fetching resumes."""
+        for tracker in self.partitions.values():
+            tracker.end_offset = None
 
     def _forget(self, partitions: list[TopicPartition]) -> list[PartitionOffsets]:
         keys = {(tp.topic, tp.partition) for tp in partitions}

@@ -20,7 +20,7 @@ from tests.integration.fleet_oracle import (
     expected_rollups,
     fleet,
 )
-from tests.integration.workers import Feeder, Worker, read_outputs, wait_for
+from tests.integration.workers import Feeder, Worker, logs_on_failure, read_outputs, wait_for
 
 RATE = 8_000.0
 EXACTLY_ONCE = "guarantee: exactly_once\ncommit_interval_s: 0.5"
@@ -103,18 +103,19 @@ def test_a_zombie_is_fenced_and_rejoins_and_nothing_of_it_becomes_visible(
     a = Worker("a", config).start()
     b = Worker("b", config).start()
     try:
-        wait_for(lambda: _both_assigned(a, b), 60, "both workers to share the partitions")
-        feeder = Feeder(kafka_bootstrap, f"{prefix}.readings", readings, RATE).start()
-        wait_for(lambda: feeder.produced >= len(readings) // 2, 60, "half of the input")
-        assert a.proc is not None
-        a.proc.send_signal(signal.SIGSTOP)
-        wait_for(lambda: b.assigned() == PARTITIONS, 60, "b to take a's partitions")
-        a.proc.send_signal(signal.SIGCONT)
-        wait_for(lambda: bool(a.logged("joining again")), 60, "a to leave and rejoin")
-        feeder.join(60)
-        wait_for(lambda: _both_assigned(a, b), 60, "a to get partitions again")
-        report = _exactly(kafka_bootstrap, prefix, readings, timeout=120)
-        assert a.proc.poll() is None, a.lines[-5:]
+        with logs_on_failure(a, b):
+            wait_for(lambda: _both_assigned(a, b), 60, "both workers to share")
+            feeder = Feeder(kafka_bootstrap, f"{prefix}.readings", readings, RATE).start()
+            wait_for(lambda: feeder.produced >= len(readings) // 2, 60, "half of the input")
+            assert a.proc is not None
+            a.proc.send_signal(signal.SIGSTOP)
+            wait_for(lambda: b.assigned() == PARTITIONS, 60, "b to take a's partitions")
+            a.proc.send_signal(signal.SIGCONT)
+            wait_for(lambda: bool(a.logged("joining again")), 60, "a to leave and rejoin")
+            feeder.join(60)
+            wait_for(lambda: _both_assigned(a, b), 60, "a to get partitions again")
+            report = _exactly(kafka_bootstrap, prefix, readings, timeout=120)
+            assert a.proc.poll() is None, a.lines[-5:]
     finally:
         b.stop()
         a.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -52,3 +53,43 @@ def test_idle_wait_wakes_on_the_first_message_not_a_full_batch(
         assert record.message.value() == b"reading"
     finally:
         source.stop()
+
+
+def test_a_rebalance_makes_kept_partitions_reach_their_end_anew_before_they_count_idle(
+    kafka_bootstrap: str, topic_factory: TopicFactory, group_id: str
+) -> None:
+    """A member joining restarts the fetchers of the partitions this one keeps: their old
+    end-of-partition says nothing about what arrives meanwhile (seen as false silence alerts
+    and early closes right after a takeover), so they are idle only once librdkafka reports
+    their end again."""
+    topic = topic_factory(4)
+    config = {"bootstrap.servers": kafka_bootstrap, "group.id": group_id}
+    first = KafkaSource(name="first", config=config, topics=[topic], registry=CollectorRegistry())
+    second = KafkaSource(name="second", config=config, topics=[topic], registry=CollectorRegistry())
+    first.start()
+    try:
+        first.on_demand(5_000)
+        _wait(lambda: len(first.partitions) == 4 and _all_caught_up(first), first)
+        second.start()
+        second.on_demand(5_000)
+        both = (first, second)
+        _wait(lambda: len(first.partitions) < 4, *both)
+        kept = list(first.partitions.values())
+        assert kept, "the first member kept nothing"
+        assert not any(t.caught_up() for t in kept), "an end from before the rebalance counted"
+        _wait(lambda: _all_caught_up(first), *both)  # reported again once fetching resumed
+    finally:
+        second.stop()
+        first.stop()
+
+
+def _all_caught_up(source: KafkaSource) -> bool:
+    return bool(source.partitions) and all(t.caught_up() for t in source.partitions.values())
+
+
+def _wait(condition: Callable[[], bool], *sources: KafkaSource) -> None:
+    deadline = time.monotonic() + 60
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        for source in sources:
+            source.wait(0.05)

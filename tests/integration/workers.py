@@ -11,7 +11,8 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -202,6 +203,18 @@ class Running:
     def drain(self, timeout: float = 60.0) -> None:
         self.app.request_drain()
         self.join(timeout)
+
+
+@contextmanager
+def logs_on_failure(*workers: Worker, tail: int = 60) -> Iterator[None]:
+    """Print the last log lines of ``workers`` when the block fails (CI shows them)."""
+    try:
+        yield
+    except AssertionError:
+        for worker in workers:
+            for line in worker.lines[-tail:]:
+                print(worker.name, line.get("ts", ""), line.get("message", "")[:400])  # noqa: T201
+        raise
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> float:

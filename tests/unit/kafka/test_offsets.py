@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 from telemetry.kafka import Output, PartitionOffsets, Pending
+from telemetry.kafka._offsets import DRAINED_FRESH_S, Drained
 
 
 def test_in_memory_the_commit_waits_for_the_oldest_undelivered_output() -> None:
@@ -39,3 +42,33 @@ def test_a_pending_handle_counts_its_outputs_down_and_holds_no_offset() -> None:
     out.ack.settle(out)
     assert handle.pending == 0
     assert tracker.held == {5: 1}  # the handle's owner decides what is committed
+
+
+def _caught_up_tracker(drained: Drained) -> PartitionOffsets:
+    tracker = PartitionOffsets("readings", 0, drained)
+    tracker.emit([10, 11])
+    tracker.fetched_until = 12
+    tracker.end_offset = 12  # end of partition reached, everything handed on
+    return tracker
+
+
+def test_an_end_of_partition_means_idle_only_while_polls_keep_finding_nothing() -> None:
+    drained = Drained()
+    tracker = _caught_up_tracker(drained)
+    assert not tracker.caught_up()  # never drained: what librdkafka holds is unknown
+    drained.at = time.monotonic()
+    assert tracker.caught_up()
+    # No poll for a while (a restore, a transaction, a stall): librdkafka may have fetched
+    # more for this partition since, so it is not idle, although its last end still stands.
+    drained.at = time.monotonic() - 2 * DRAINED_FRESH_S
+    assert not tracker.caught_up()
+
+
+def test_a_paused_partition_is_never_idle() -> None:
+    drained = Drained()
+    tracker = _caught_up_tracker(drained)
+    drained.at = time.monotonic()
+    tracker.paused = True
+    assert not tracker.caught_up()
+    tracker.paused = False
+    assert tracker.caught_up()
