@@ -9,6 +9,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 
 from bench._common import RESULTS, ROOT, delete_topics, free_port, metric, scrape, topic_exists
@@ -46,7 +47,12 @@ def delete_outputs(bootstrap: str, out: Outputs, *others: str) -> None:
 
 
 def write_config(
-    bootstrap: str, readings: str, out: Outputs, *, changelog: bool = True
+    bootstrap: str,
+    readings: str,
+    out: Outputs,
+    *,
+    changelog: bool = True,
+    processing: Mapping[str, object] | None = None,
 ) -> tuple[Path, int]:
     """A processor config for ``readings`` -> ``out``; returns its path and metrics port."""
     port = free_port()
@@ -59,6 +65,7 @@ def write_config(
         out.group,
         port,
         changelog=changelog,
+        processing=processing,
     )
     fd, name = tempfile.mkstemp(prefix="bench-", suffix=".yaml")
     with os.fdopen(fd, "w") as f:

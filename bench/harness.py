@@ -60,6 +60,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="latency and memory with processing.changelog: false (W1 runs both anyway)",
     )
     parser.add_argument(
+        "--guarantee",
+        choices=("at_least_once", "exactly_once"),
+        default="at_least_once",
+        help="processing.guarantee of the latency scenario",
+    )
+    parser.add_argument(
+        "--commit-interval",
+        type=float,
+        metavar="S",
+        help="processing.commit_interval_s of the latency scenario (default: the processor's)",
+    )
+    parser.add_argument(
         "--sink-rate", type=float, default=0.0, help="throttled sink, outputs/s (0: 1%% of W1)"
     )
     parser.add_argument("--restore-keys", type=int, default=restore.KEYS, help="keys restored")
@@ -74,6 +86,27 @@ def scenarios(args: argparse.Namespace) -> tuple[str, ...]:
     """The scenarios to run, in harness order (none named: all of them)."""
     named = [args.scenarios] if isinstance(args.scenarios, str) else args.scenarios
     return SCENARIOS if "all" in named else tuple(s for s in SCENARIOS if s in named)
+
+
+def latency_processing(args: argparse.Namespace) -> dict[str, object]:
+    processing: dict[str, object] = {}
+    if args.guarantee != "at_least_once":
+        processing["guarantee"] = args.guarantee
+    if args.commit_interval is not None:
+        processing["commit_interval_s"] = args.commit_interval
+    return processing
+
+
+def latency_name(args: argparse.Namespace) -> str:
+    """Where a latency result goes: variants sit beside the default's (``latency.json``)."""
+    name = "latency"
+    if args.no_changelog:
+        name += "-nochangelog"
+    if args.guarantee != "at_least_once":
+        name += "-" + args.guarantee.replace("_", "-")
+    if args.commit_interval is not None:
+        name += f"-commit-{args.commit_interval * 1000:.0f}ms"
+    return name
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,9 +133,13 @@ def main(argv: list[str] | None = None) -> int:
         if "latency" in chosen:
             print(f"latency: {args.latency_rate:,.0f} readings/s for {args.latency_seconds:.0f} s")
             result = latency.run(
-                bootstrap, args.latency_rate, args.latency_seconds, changelog=not args.no_changelog
+                bootstrap,
+                args.latency_rate,
+                args.latency_seconds,
+                changelog=not args.no_changelog,
+                processing=latency_processing(args),
             )
-            _save("latency" + variant, result, command)
+            _save(latency_name(args), result, command)
         if "memory" in chosen:
             rate = args.sink_rate or backlog.default_sink_rate()
             print(f"memory: {args.backlog:,} waiting, sink {rate:,.0f} outputs/s", flush=True)

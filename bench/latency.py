@@ -15,7 +15,7 @@ import struct
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from confluent_kafka import Producer
@@ -47,11 +47,21 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def run(bootstrap: str, rate: float, seconds: float, *, changelog: bool = True) -> dict[str, Any]:
+def run(
+    bootstrap: str,
+    rate: float,
+    seconds: float,
+    *,
+    changelog: bool = True,
+    processing: Mapping[str, object] | None = None,
+) -> dict[str, Any]:
+    # ``processing``: more processing keys (e.g. exactly-once and its commit interval).
     readings = f"bench.latency.{uuid.uuid4().hex[:8]}"
     out = Outputs("latency")
     create_topics(bootstrap, readings, *out.topics)
-    config, port = write_config(bootstrap, readings, out, changelog=changelog)
+    config, port = write_config(
+        bootstrap, readings, out, changelog=changelog, processing=processing
+    )
     observer = Observer(bootstrap, out.rollups, out.alerts, None)
     observer.start()
     process = start([TELEMETRY, "run", "--config", str(config)], "latency-telemetry.log")
@@ -96,6 +106,7 @@ def run(bootstrap: str, rate: float, seconds: float, *, changelog: bool = True) 
     latencies = [(arrivals[k] - t) * 1000 for k, t in sent.items() if k in arrivals]
     missing = len(sent) - len(latencies)
     result: dict[str, Any] = {
+        "processing": dict(processing or {}),
         "rate": rate,
         "seconds": seconds,
         "readings": produced,

@@ -68,6 +68,8 @@ class Observer(threading.Thread):
                 "bootstrap.servers": bootstrap,
                 "group.id": "bench-observer",
                 "enable.auto.commit": False,
+                # Outputs of exactly-once mode count once committed (no effect otherwise).
+                "isolation.level": "read_committed",
                 "fetch.wait.max.ms": 5,
                 "fetch.queue.backoff.ms": 1,
             }

@@ -10,7 +10,13 @@ from bench._common import RESULTS, ROOT
 
 README = ROOT / "bench" / "README.md"
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
-W1_KINDS = ("baseline", "telemetry", "telemetry-nochangelog")
+W1_KINDS = ("baseline", "telemetry", "telemetry-nochangelog", "telemetry-exactly-once")
+LATENCY_VARIANTS = (
+    "latency",
+    "latency-nochangelog",
+    "latency-exactly-once",
+    "latency-exactly-once-commit-100ms",
+)
 CHANGELOG_COST_TARGET = 0.10
 """Issue 12: the changelog costs at most 10% of W1's throughput."""
 
@@ -52,20 +58,17 @@ def table() -> str:
             f"telemetry / baseline: **{w1['ratio']:.2f}** ({_rounds(w1['ratios_per_round'])})",
         ]
         lines += _changelog_lines(w1)
+        if "exactly_once_ratio" in w1:
+            lines += [
+                "",
+                (
+                    "exactly-once / at-least-once (telemetry-exactly-once / telemetry):"
+                    f" **{w1['exactly_once_ratio']:.2f}**"
+                    f" ({_rounds(w1['exactly_once_ratios_per_round'])})"
+                ),
+            ]
         lines.append("")
-    lat = _load("latency")
-    if lat:
-        lines += [
-            f"Latency ({lat['date']}): `{lat['command']}`",
-            "",
-            "| readings/s | anomalies | p50 ms | p99 ms | max ms | missing |",
-            "|---|---|---|---|---|---|",
-            (
-                f"| {lat['achieved_rate']:,.0f} | {lat['anomalies']} | {lat.get('p50_ms', 0):.1f} |"
-                f" {lat.get('p99_ms', 0):.1f} | {lat.get('max_ms', 0):.1f} | {lat['missing']} |"
-            ),
-            "",
-        ]
+    lines += _latency_lines()
     mem = _load("memory")
     if mem:
         lines += [
@@ -98,6 +101,26 @@ def table() -> str:
     lines += _restore_lines(_load("restore"))
     lines += _fuzz_lines(_load("fuzz"))
     return "\n".join(lines) if lines else "(no results yet: run `make bench`)\n"
+
+
+def _latency_lines() -> list[str]:
+    """One row per latency variant on record, each with its own command and date."""
+    rows = [(name, lat) for name in LATENCY_VARIANTS if (lat := _load(name)) is not None]
+    if not rows:
+        return []
+    lines = [
+        "Alert latency (one row per saved run of each variant):",
+        "",
+        "| variant | date | readings/s | anomalies | p50 / p99 / max ms | missing | command |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, lat in rows:
+        lines.append(
+            f"| {name} | {lat['date']} | {lat['achieved_rate']:,.0f} | {lat['anomalies']} |"
+            f" {lat.get('p50_ms', 0):.1f} / {lat.get('p99_ms', 0):.1f} /"
+            f" {lat.get('max_ms', 0):.1f} | {lat['missing']} | `{lat['command']}` |"
+        )
+    return [*lines, ""]
 
 
 def _rounds(ratios: list[float]) -> str:

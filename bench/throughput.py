@@ -1,9 +1,11 @@
 """W1 throughput: the baseline loop and ``telemetry run``, each in its own process, checked.
 
-Three kinds per round, interleaved: ``baseline``; ``telemetry`` (the default configuration: the
-state changelog on, so its checkpoints are part of the measured work) and
-``telemetry-nochangelog`` (the same configuration with ``processing.changelog: false``). The
-changelog's cost is the ratio of the last two in the same round.
+Four kinds per round, interleaved: ``baseline``; ``telemetry`` (the default configuration: the
+state changelog on, so its checkpoints are part of the measured work);
+``telemetry-nochangelog`` (the same configuration with ``processing.changelog: false``) and
+``telemetry-exactly-once`` (the default with ``processing.guarantee: exactly_once``). The
+changelog's cost is the ratio of ``telemetry`` to ``telemetry-nochangelog`` in the same round,
+exactly-once's the ratio of ``telemetry-exactly-once`` to ``telemetry``.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from bench.w1 import W1_RECORDS, Expected
 
 W1_TOPIC = "bench.w1"
 BASELINE, TELEMETRY_KIND, NO_CHANGELOG = "baseline", "telemetry", "telemetry-nochangelog"
-KINDS = (BASELINE, TELEMETRY_KIND, NO_CHANGELOG)
+EXACTLY_ONCE = "telemetry-exactly-once"
+KINDS = (BASELINE, TELEMETRY_KIND, NO_CHANGELOG, EXACTLY_ONCE)
 """Run in this order in every round."""
 CHANGELOG_BYTES = "telemetry_state_changelog_bytes_total"
 CHANGELOG_RECORDS = "telemetry_state_changelog_records_total"
@@ -70,7 +73,13 @@ def run_once(bootstrap: str, kind: str, expected: Expected, index: int) -> dict[
         argv = [PYTHON, "-m", "bench.baseline", bootstrap, out.group, W1_TOPIC]
         process = start([*argv, out.rollups, out.alerts], log, stdout_pipe=True)
     else:
-        config, port = write_config(bootstrap, W1_TOPIC, out, changelog=kind == TELEMETRY_KIND)
+        config, port = write_config(
+            bootstrap,
+            W1_TOPIC,
+            out,
+            changelog=kind != NO_CHANGELOG,
+            processing={"guarantee": "exactly_once"} if kind == EXACTLY_ONCE else None,
+        )
         process = start([TELEMETRY, "run", "--config", str(config)], log)
     samples: dict[str, float] = {}
     try:
@@ -176,6 +185,7 @@ def run(bootstrap: str, expected: Expected, runs: int) -> dict[str, Any]:
     b = summaries[BASELINE]["events_per_s"]["median"]
     t = summaries[TELEMETRY_KIND]["events_per_s"]["median"]
     off = summaries[NO_CHANGELOG]["events_per_s"]["median"]
+    eos = summaries[EXACTLY_ONCE]["events_per_s"]["median"]
     changelog_ratio = t / off if off else 0.0
     return {
         "workload": {
@@ -191,4 +201,7 @@ def run(bootstrap: str, expected: Expected, runs: int) -> dict[str, Any]:
         "changelog_ratio": changelog_ratio,
         "changelog_cost": 1.0 - changelog_ratio if off else 0.0,
         "changelog_ratios_per_round": _ratios(results[TELEMETRY_KIND], results[NO_CHANGELOG]),
+        # Exactly-once against at-least-once (both with the changelog), same rounds.
+        "exactly_once_ratio": eos / t if t else 0.0,
+        "exactly_once_ratios_per_round": _ratios(results[EXACTLY_ONCE], results[TELEMETRY_KIND]),
     }

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from confluent_kafka import Producer
@@ -168,17 +168,20 @@ def config_yaml(  # noqa: PLR0917 - one place writes every scenario's processor 
     port: int,
     *,
     changelog: bool = True,
+    processing: Mapping[str, object] | None = None,
 ) -> str:
     """The processor configuration of W1 (also used by the latency and backlog scenarios).
 
     ``changelog=False`` adds ``processing.changelog: false`` (state in memory only); the
-    changelog topic, when on, is the default ``<group>-state-changelog``."""
+    changelog topic, when on, is the default ``<group>-state-changelog``. ``processing`` adds
+    more ``processing`` keys (e.g. ``guarantee: exactly_once``)."""
     rules = "\n".join(
         f"    - {{kind: threshold, name: {rule_name(s)}, sensor: {s}, raise_at: {RAISE_AT},"
         f" clear_at: {RAISE_AT}, debounce: 1}}"
         for s in SENSORS
     )
     state = "" if changelog else "  changelog: false\n"
+    state += "".join(f"  {key}: {value}\n" for key, value in (processing or {}).items())
     return f"""\
 kafka:
   bootstrap_servers: "{bootstrap}"

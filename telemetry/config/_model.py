@@ -16,6 +16,9 @@ from telemetry.errors import ConfigError
 from telemetry.rules import Rule, SilentRule
 from telemetry.windows import Hopping, Tumbling, WindowSpec
 
+MIN_TRANSACTION_INTERVAL_S = 0.1
+"""The shortest commit interval of exactly-once mode (its output latency)."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class KafkaConfig:
@@ -214,6 +217,12 @@ class ProcessingConfig:
                 raise ConfigError(
                     "processing.guarantee: exactly_once needs processing.changelog: true "
                     "(the state is committed with the outputs)"
+                )
+            if self.commit_interval_s < MIN_TRANSACTION_INTERVAL_S:
+                raise ConfigError(
+                    f"processing.commit_interval_s must be at least {MIN_TRANSACTION_INTERVAL_S}"
+                    " s with exactly_once (each commit is a transaction: below that its commit"
+                    " round trips and markers cost more than the latency they save)"
                 )
             if self.transaction_timeout_ms < 2 * self.commit_interval_s * 1000:
                 raise ConfigError(

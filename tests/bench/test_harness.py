@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.harness import SCENARIOS, build_parser, scenarios
+from bench.harness import SCENARIOS, build_parser, latency_name, latency_processing, scenarios
 
 
 def chosen(*argv: str) -> tuple[str, ...]:
@@ -28,3 +28,13 @@ def test_every_benchmark_of_issues_8_12_and_14_is_a_scenario() -> None:
 def test_an_unknown_scenario_is_refused() -> None:
     with pytest.raises(SystemExit):
         chosen("speed")
+
+
+def test_the_exactly_once_latency_run_has_its_own_result_and_config() -> None:
+    args = build_parser().parse_args(
+        ["latency", "--guarantee", "exactly_once", "--commit-interval", "0.1"]
+    )
+    assert latency_processing(args) == {"guarantee": "exactly_once", "commit_interval_s": 0.1}
+    assert latency_name(args) == "latency-exactly-once-commit-100ms"
+    default = build_parser().parse_args(["latency"])
+    assert (latency_processing(default), latency_name(default)) == ({}, "latency")

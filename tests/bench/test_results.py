@@ -29,7 +29,12 @@ def fake_run(kind: str, events_per_s: float) -> dict[str, Any]:
     return run
 
 
-RATES = {"baseline": 200_000.0, "telemetry": 150_000.0, "telemetry-nochangelog": 160_000.0}
+RATES = {
+    "baseline": 200_000.0,
+    "telemetry": 150_000.0,
+    "telemetry-nochangelog": 160_000.0,
+    "telemetry-exactly-once": 120_000.0,
+}
 
 
 def test_w1_rounds_run_every_kind_interleaved_and_report_the_changelog_cost(
@@ -54,6 +59,10 @@ def test_w1_rounds_run_every_kind_interleaved_and_report_the_changelog_cost(
     )
     assert result["telemetry"]["changelog"]["bytes_per_s"]["median"] == 2.5e5
     assert "changelog" not in result["telemetry-nochangelog"]
+    assert result["exactly_once_ratio"] == pytest.approx(120_500 / 150_500)
+    assert result["exactly_once_ratios_per_round"] == pytest.approx(
+        [120_000 / 150_000, 121_000 / 151_000]
+    )
 
 
 def _save(directory: Path, name: str, result: dict[str, Any]) -> None:
@@ -90,16 +99,34 @@ def test_the_table_shows_the_changelog_figures_and_the_restore(
     assert "0.25 (0.25 - 0.25) MB/s, 1,250 (1,250 - 1,250) records/s" in text
     assert "| 100,000 | 100,000 | 2.00 (1.50 - 2.50) |" in text
     assert "target under 5 s: met" in text
+    assert "| telemetry-exactly-once | 120,000 (120,000 - 120,000) |" in text
+    assert "exactly-once / at-least-once (telemetry-exactly-once / telemetry): **0.80**" in text
+
+
+def test_each_latency_variant_gets_its_row_with_its_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = {"achieved_rate": 20_000.0, "anomalies": 600, "missing": 0}
+    _save(tmp_path, "latency", {**base, "p50_ms": 9.0, "p99_ms": 60.0, "max_ms": 90.0})
+    eos = {**base, "p50_ms": 70.0, "p99_ms": 140.0, "max_ms": 180.0}
+    _save(tmp_path, "latency-exactly-once-commit-100ms", eos)
+    monkeypatch.setattr(report, "RESULTS", tmp_path)
+    text = report.table()
+    assert "| latency | today | 20,000 | 600 | 9.0 / 60.0 / 90.0 | 0 |" in text
+    assert (
+        "| latency-exactly-once-commit-100ms | today | 20,000 | 600 | 70.0 / 140.0 / 180.0" in text
+    )
 
 
 def test_w1_results_from_before_the_changelog_still_render(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     kinds = {k: throughput.summarize([fake_run("baseline", RATES[k])]) for k in RATES}
-    del kinds["telemetry-nochangelog"]
+    del kinds["telemetry-nochangelog"], kinds["telemetry-exactly-once"]
     _save(tmp_path, "w1", {**kinds, "ratio": 0.75, "ratios_per_round": [0.75]})
     monkeypatch.setattr(report, "RESULTS", tmp_path)
     text = report.table()
     assert "| telemetry | 150,000" in text
     assert "nochangelog" not in text
     assert "on / off" not in text
+    assert "exactly-once" not in text

@@ -518,6 +518,26 @@ def test_kafka_tls_files_come_from_the_existing_secret(
     assert [item["key"] for item in secret["items"]] == keys
 
 
+def test_exactly_once_with_static_membership_reaches_the_processor(
+    render: Render, tmp_path: Path
+) -> None:
+    manifests = render(
+        "--set",
+        "config.processing.guarantee=exactly_once",
+        "--set-json",
+        "config.processing.commit_interval_s=0.1",
+        "--set",
+        "staticMembership.enabled=true",
+    )
+    processing = pod_config(manifests, tmp_path).processing
+    assert (processing.guarantee, processing.commit_interval_s) == ("exactly_once", 0.1)
+    # The pod's name: a stable transactional.id, so a restarted pod fences the old one.
+    [instance] = [
+        e for e in container(manifests)["env"] if e["name"] == "TELEMETRY_PROCESSING__INSTANCE_ID"
+    ]
+    assert instance["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+
+
 def test_kafka_tls_without_a_client_certificate(render: Render, tmp_path: Path) -> None:
     """The default key names: the CA only (server verification), no client certificate."""
     manifests = render(
@@ -916,6 +936,7 @@ def test_checksum_is_sha256_of_the_rendered_config_map(helm: str) -> None:
             [*NETWORK_POLICY, "--set", "networkPolicy.egress[0].ports[0].protocol=ICMP"],
             "protocol",
         ),
+        (["--set", "config.processing.guarantee=exactly_twice"], "/config/processing/guarantee"),
     ],
     ids=[
         "hpa-and-keda",
@@ -944,6 +965,7 @@ def test_checksum_is_sha256_of_the_rendered_config_map(helm: str) -> None:
         "secret-files-without-fs-group",
         "network-policy-without-egress",
         "network-policy-bad-protocol",
+        "unknown-guarantee",
     ],
 )
 def test_bad_values_are_refused(helm: str, args: list[str], message: str) -> None:

@@ -354,3 +354,29 @@ def test_the_mutual_tls_settings_reach_the_clients_and_the_key_password_stays_hi
     assert client["ssl.key.location"] == "/etc/telemetry/tls/tls.key"
     assert client["ssl.key.password"] == "s3cr3t-value"
     assert "s3cr3t" not in repr(kafka)
+
+
+@pytest.mark.parametrize(
+    ("processing", "expected"),
+    [
+        ("guarantee: exactly_once, changelog: false", "needs processing.changelog: true"),
+        ("guarantee: exactly_once, commit_interval_s: 0.05", "at least 0.1 s with exactly_once"),
+        (
+            "guarantee: exactly_once, commit_interval_s: 6",
+            "transaction_timeout_ms: must be at least twice",
+        ),
+        ("guarantee: exactly_twice", "processing.guarantee"),
+    ],
+)
+def test_exactly_once_settings_that_cannot_work_are_refused(
+    tmp_path: Path, processing: str, expected: str
+) -> None:
+    assert expected in error_of(write(tmp_path, f"processing: {{{processing}}}"))
+
+
+def test_exactly_once_down_to_a_100_ms_commit_interval(tmp_path: Path) -> None:
+    text = "processing: {guarantee: exactly_once, commit_interval_s: 0.1}"
+    processing = load_config(write(tmp_path, text), {}).processing
+    assert (processing.guarantee, processing.commit_interval_s) == ("exactly_once", 0.1)
+    env = {"TELEMETRY_PROCESSING__GUARANTEE": "exactly_once"}
+    assert load_config(None, env).processing.guarantee == "exactly_once"
