@@ -25,6 +25,7 @@ from bench.report import write_readme
 from bench.w1 import W1_RECORDS, ensure_topic, expected
 from telemetry.localkafka import LocalKafka
 
+DEFAULT_LATENCY_RATE = 20_000.0
 SCENARIOS = ("w1", "latency", "memory", "profile", "restore", "fuzz")
 
 
@@ -50,7 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=3,
         help="W1 rounds (baseline, telemetry, telemetry-nochangelog)",
     )
-    parser.add_argument("--latency-rate", type=float, default=20_000.0, help="readings/s")
+    parser.add_argument(
+        "--latency-rate", type=float, default=DEFAULT_LATENCY_RATE, help="readings/s"
+    )
     parser.add_argument("--latency-seconds", type=float, default=60.0)
     parser.add_argument("--backlog", type=int, default=5_000_000, help="readings waiting")
     parser.add_argument("--memory-seconds", type=int, default=120)
@@ -106,6 +109,8 @@ def latency_name(args: argparse.Namespace) -> str:
         name += "-" + args.guarantee.replace("_", "-")
     if args.commit_interval is not None:
         name += f"-commit-{args.commit_interval * 1000:.0f}ms"
+    if args.latency_rate != DEFAULT_LATENCY_RATE:
+        name += f"-{args.latency_rate:.0f}rps"
     return name
 
 

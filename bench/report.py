@@ -11,12 +11,6 @@ from bench._common import RESULTS, ROOT
 README = ROOT / "bench" / "README.md"
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 W1_KINDS = ("baseline", "telemetry", "telemetry-nochangelog", "telemetry-exactly-once")
-LATENCY_VARIANTS = (
-    "latency",
-    "latency-nochangelog",
-    "latency-exactly-once",
-    "latency-exactly-once-commit-100ms",
-)
 CHANGELOG_COST_TARGET = 0.10
 """Issue 12: the changelog costs at most 10% of W1's throughput."""
 
@@ -105,7 +99,8 @@ def table() -> str:
 
 def _latency_lines() -> list[str]:
     """One row per latency variant on record, each with its own command and date."""
-    rows = [(name, lat) for name in LATENCY_VARIANTS if (lat := _load(name)) is not None]
+    names = sorted(path.stem for path in RESULTS.glob("latency*.json"))
+    rows = [(name, lat) for name in names if (lat := _load(name)) is not None]
     if not rows:
         return []
     lines = [

@@ -36,5 +36,8 @@ def test_the_exactly_once_latency_run_has_its_own_result_and_config() -> None:
     )
     assert latency_processing(args) == {"guarantee": "exactly_once", "commit_interval_s": 0.1}
     assert latency_name(args) == "latency-exactly-once-commit-100ms"
+    slower = build_parser().parse_args(["latency", "--guarantee", "exactly_once"])
+    slower.latency_rate = 5_000.0
+    assert latency_name(slower) == "latency-exactly-once-5000rps"
     default = build_parser().parse_args(["latency"])
     assert (latency_processing(default), latency_name(default)) == ({}, "latency")
