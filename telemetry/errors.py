@@ -10,6 +10,7 @@ catches one type::
     ├── KafkaClientError     a Kafka client operation failed (carries topic, partition, offset)
     │   └── RejoinError      exactly-once work was aborted or fenced: leave and join again
     ├── CodecError           a record cannot be encoded or decoded (carries a dead-letter reason)
+    ├── SchemaSourceError    the schema source cannot answer: retry later, never the record's fault
     └── StateError           the state changelog cannot be read, restored or written
 """
 
@@ -61,6 +62,13 @@ class CodecError(TelemetryError):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class SchemaSourceError(TelemetryError):
+    """The schema source could not answer (registry down, bad credentials, ...).
+
+    Not a :class:`CodecError`: it is not the input's fault, so the batch is retried later,
+    never dead-lettered."""
 
 
 class StateError(TelemetryError):

@@ -24,12 +24,8 @@ from telemetry.codec._framing import HEADER_SIZE, MAGIC_BYTE, frame_header, spli
 from telemetry.codec._reasons import Reason
 from telemetry.codec._records import RecordDecoder
 from telemetry.codec._schemas import SCHEMA_DIR, AvroSchema, value_subject
-from telemetry.codec._sources import (
-    LocalSchemaSource,
-    RegistrySchemaSource,
-    SchemaSource,
-    SchemaSourceError,
-)
+from telemetry.codec._sources import LocalSchemaSource, RegistrySchemaSource, SchemaSource
+from telemetry.errors import SchemaSourceError
 
 __all__ = [
     "ENCODE_ERROR",

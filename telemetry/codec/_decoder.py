@@ -27,7 +27,8 @@ from telemetry.codec._schemas import (
     load_schema_file,
     type_key,
 )
-from telemetry.codec._sources import SchemaSource, SchemaSourceError
+from telemetry.codec._sources import SchemaSource
+from telemetry.errors import SchemaSourceError
 
 DEFAULT_MAX_FUTURE = timedelta(minutes=5)
 """A device clock more than this ahead of ours is wrong, not early (NTP keeps real ones within

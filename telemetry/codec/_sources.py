@@ -12,21 +12,10 @@ from fastavro import parse_schema
 from fastavro.schema import to_parsing_canonical_form
 
 from telemetry.codec._schemas import SCHEMA_DIR, AvroSchema, load_schema_file
-from telemetry.errors import CodecError
+from telemetry.errors import CodecError, SchemaSourceError
 
 LOCAL_REGISTRY_FILE = "registry.json"
 _NOT_FOUND = 404
-
-
-class SchemaSourceError(CodecError):
-    """The schema source could not answer (registry down, bad credentials, ...).
-
-    Unlike a bad record this is not the input's fault: the caller should retry the batch later
-    rather than dead-letter it. Its ``reason`` is ``"schema_source_unavailable"``.
-    """
-
-    def __init__(self, message: str) -> None:
-        super().__init__("schema_source_unavailable", message)
 
 
 class SchemaSource(Protocol):

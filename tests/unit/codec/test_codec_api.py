@@ -61,3 +61,12 @@ def test_reason_values_are_the_dead_letter_labels() -> None:
         "future_timestamp",
         "key_mismatch",
     ]
+
+
+def test_an_unreachable_schema_source_is_not_a_record_error() -> None:
+    """Code that dead-letters every CodecError must not dead-letter a registry outage."""
+    from telemetry import codec, errors  # noqa: PLC0415 - the two homes of the one class
+
+    assert codec.SchemaSourceError is errors.SchemaSourceError
+    assert issubclass(errors.SchemaSourceError, errors.TelemetryError)
+    assert not issubclass(errors.SchemaSourceError, errors.CodecError)
