@@ -99,7 +99,11 @@ class TransactionalCheckpointer(Checkpointer):
                 chain.covers, chain.clock = state.position, state.clock
                 self.metrics.checkpoints.inc()
             offsets.append(TopicPartition(self.readings_topic, tracker.partition, state.position))
-        self.transactions.commit(offsets, self.group_metadata())
+        try:
+            self.transactions.commit(offsets, self.group_metadata())
+        except RejoinError as exc:
+            self.rejoin = str(exc)  # so a revoke or stop that follows aborts, never commits
+            raise
         for tracker, chain in self._chains.items():
             position = chain.state.position
             if position is not None:

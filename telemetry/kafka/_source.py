@@ -86,6 +86,7 @@ class KafkaSource(Source[Record]):
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
         }
+        self._read_committed = self._config.get("isolation.level") == "read_committed"
         self.topics = list(topics)
         self._multi_topic = len(self.topics) > 1 or any(t.startswith("^") for t in self.topics)
         self.prefetch = prefetch
@@ -144,8 +145,15 @@ class KafkaSource(Source[Record]):
             return
         self._fifo.clear()
         trackers = self._forget([TopicPartition(t, p) for t, p in self.partitions])
-        for listener in self.revoke_listeners if trackers else ():
-            listener(trackers, self.stop_budget.remaining(self.revoke_timeout), False)
+        try:
+            for listener in self.revoke_listeners if trackers else ():
+                listener(trackers, self.stop_budget.remaining(self.revoke_timeout), False)
+        except Exception:
+            # Still leave the group: a consumer left open stays a member (its heartbeats go
+            # on) and holds its partitions from everyone until max.poll.interval.ms.
+            self._closing = True
+            self._close_quietly(consumer)
+            raise
         self._closing = True  # close's own revoke callback has nothing left to do
         offsets = self._offsets(trackers)
         started = time.monotonic()
@@ -164,6 +172,14 @@ class KafkaSource(Source[Record]):
         self.metrics.up.labels(self.name).set(0)
         self.metrics.assigned.labels(self.name).set(0)
         self.metrics.paused.labels(self.name).set(0)
+
+    def _close_quietly(self, consumer: Consumer) -> None:
+        """Leave the group, committing nothing (within the stop budget)."""
+        self.stop_budget.run(consumer.close, CLOSE_TIMEOUT_S, name=f"{self.name}-close")
+        self.consumer = None
+        self.joined = False
+        self.metrics.up.labels(self.name).set(0)
+        self.metrics.assigned.labels(self.name).set(0)
 
     # -- the stage protocol -----------------------------------------------------------------
 
@@ -498,6 +514,9 @@ class KafkaSource(Source[Record]):
         if error.code() in _UNREACHABLE:
             for tracker in self.partitions.values():
                 tracker.reachable = False
+                # Fetching resumes some time after the brokers are back: an end from before
+                # says nothing until reached anew (or confirmed by the statistics).
+                tracker.end_offset = None
         logger.warning("consumer: %s", error.str())
 
     def _on_stats(self, stats_json: str) -> None:
@@ -519,6 +538,8 @@ class KafkaSource(Source[Record]):
                 if partition == "-1":
                     continue
                 owned = self.partitions.get((topic, int(partition)))
+                if owned is not None and owned.end_offset is None:
+                    self._confirm_end(owned, part)
                 lag = part.get("consumer_lag", -1)
                 if lag < 0 and owned is not None and owned.committed is not None:
                     # Exactly-once commits through the transaction, which librdkafka's own
@@ -532,6 +553,19 @@ class KafkaSource(Source[Record]):
                 else:
                     with contextlib.suppress(KeyError):
                         gauge.remove(topic, partition)
+
+    def _confirm_end(self, tracker: PartitionOffsets, part: dict[str, Any]) -> None:
+        """librdkafka reports a partition's end once per offset: after a reconnect or a
+        rebalance a quiet partition may never report it again. The statistics show where the
+        partition ends: once fetching is active and everything up to there was fetched, the
+        partition is at its end (so its idle clock can run again)."""
+        if part.get("fetch_state") != "active":
+            return
+        key = "ls_offset" if self._read_committed else "hi_offset"
+        end = part.get(key, -1)
+        fetched = tracker.fetched_until
+        if isinstance(end, int) and end >= 0 and fetched is not None and fetched >= end:
+            tracker.end_offset = fetched
 
     def _count_partitions(self, topic: str, count: int) -> None:
         """Note a consumed topic's partition count (from an assignment or the statistics);
