@@ -167,19 +167,19 @@ class KafkaSource(Source[Record]):
                 "reachable?); stopping without them: uncommitted input is replayed",
                 time.monotonic() - started,
             )
+        self._left()
+
+    def _close_quietly(self, consumer: Consumer) -> None:
+        """Leave the group, committing nothing (within the stop budget)."""
+        self.stop_budget.run(consumer.close, CLOSE_TIMEOUT_S, name=f"{self.name}-close")
+        self._left()
+
+    def _left(self) -> None:
         self.consumer = None
         self.joined = False
         self.metrics.up.labels(self.name).set(0)
         self.metrics.assigned.labels(self.name).set(0)
         self.metrics.paused.labels(self.name).set(0)
-
-    def _close_quietly(self, consumer: Consumer) -> None:
-        """Leave the group, committing nothing (within the stop budget)."""
-        self.stop_budget.run(consumer.close, CLOSE_TIMEOUT_S, name=f"{self.name}-close")
-        self.consumer = None
-        self.joined = False
-        self.metrics.up.labels(self.name).set(0)
-        self.metrics.assigned.labels(self.name).set(0)
 
     # -- the stage protocol -----------------------------------------------------------------
 
