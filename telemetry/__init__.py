@@ -1,10 +1,12 @@
 """telemetry: a demand-driven Kafka stream processor for IoT sensor telemetry.
 
-The public surface: :class:`App` (the processor), :class:`Config` and :func:`load_config`
-(configuration), and the error tree rooted at :class:`TelemetryError`. Building blocks live in
-the subpackages (``telemetry.stages``, ``telemetry.kafka``, ``telemetry.codec``,
-``telemetry.windows``, ``telemetry.rules``). ``App`` and the configuration load lazily, so
-``telemetry.localkafka`` runs on a bare interpreter before the dependencies are installed.
+The public surface: :class:`App` (the processor), :class:`Member` (an app that rejoins the
+group when exactly-once work is lost, as ``telemetry run`` does), :class:`Config` and
+:func:`load_config` (configuration), and the error tree rooted at :class:`TelemetryError`.
+Building blocks live in the subpackages (``telemetry.stages``, ``telemetry.kafka``,
+``telemetry.codec``, ``telemetry.windows``, ``telemetry.rules``). ``App`` and the configuration
+load lazily, so ``telemetry.localkafka`` runs on a bare interpreter before the dependencies are
+installed.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from telemetry.errors import (
 if TYPE_CHECKING:
     from telemetry.app import App
     from telemetry.config import Config, load_config
+    from telemetry.member import Member
 
 __version__ = "0.1.0"
 
@@ -33,13 +36,19 @@ __all__ = [
     "ConfigError",
     "KafkaClientError",
     "LocalKafkaError",
+    "Member",
     "StageError",
     "TelemetryError",
     "__version__",
     "load_config",
 ]
 
-_LAZY = {"App": "telemetry.app", "Config": "telemetry.config", "load_config": "telemetry.config"}
+_LAZY = {
+    "App": "telemetry.app",
+    "Member": "telemetry.member",
+    "Config": "telemetry.config",
+    "load_config": "telemetry.config",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -37,7 +37,7 @@ from telemetry.config import (
     TopicsConfig,
     load_config,
 )
-from telemetry.errors import ConfigError, KafkaClientError, RejoinError, TelemetryError
+from telemetry.errors import ConfigError, KafkaClientError, TelemetryError
 from telemetry.http import MetricsServer
 from telemetry.kafka._changelog import CHANGELOG_CONFIG
 from telemetry.localkafka import LocalKafka
@@ -47,7 +47,7 @@ from telemetry.simulate import Fleet, FleetSpec, Progress, SimStats, simulate, w
 from telemetry.windows import Tumbling
 
 if TYPE_CHECKING:
-    from telemetry.app import App
+    from telemetry.member import Member
 
 logger = logging.getLogger("telemetry.cli")
 
@@ -302,9 +302,9 @@ def _run(args: argparse.Namespace) -> int:
         logger.warning(warning)
     admin = probe_kafka(config.kafka, args.connect_timeout)
     require_topics(admin, config, args.connect_timeout)
-    from telemetry.app import App  # noqa: PLC0415  # the processor is only needed here
+    from telemetry.member import Member  # noqa: PLC0415  # the processor is only needed here
 
-    member = _Member(App(config))
+    member = Member(config)
     server = _metrics_server(member, config.metrics)
     logger.info(
         "processor starting",
@@ -312,48 +312,11 @@ def _run(args: argparse.Namespace) -> int:
     )
     try:
         with _on_signals(member.request_drain, member.request_stop):
-            while True:
-                try:
-                    member.app.run()
-                    break
-                except RejoinError as exc:
-                    # Exactly-once: nothing of the lost transaction became visible; a new
-                    # member restores what was committed (never a crash loop).
-                    if member.stopping:
-                        break
-                    logger.warning("leaving the group and joining again: %s", exc)
-                    member.app = App(config)
+            member.run()
     finally:
         server.stop()
     logger.info("processor exited cleanly")
     return 0
-
-
-class _Member:
-    """The current processor: exactly-once mode builds a new one to rejoin; the metrics
-    endpoint and the signal handlers follow it."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.stopping = False
-
-    @property
-    def registry(self) -> Any:
-        return self.app.registry
-
-    def alive(self) -> bool:
-        return bool(self.app.alive())
-
-    def ready(self) -> bool:
-        return bool(self.app.ready())
-
-    def request_drain(self) -> None:
-        self.stopping = True
-        self.app.request_drain()
-
-    def request_stop(self) -> None:
-        self.stopping = True
-        self.app.request_stop()
 
 
 def _fleet_spec(args: argparse.Namespace) -> FleetSpec:
@@ -463,9 +426,9 @@ def _demo(args: argparse.Namespace) -> int:
         configure_logging(config.log)
         admin = probe_kafka(config.kafka, CONNECT_TIMEOUT_S)
         ensure_topics(admin, config, create=True, out=lambda line: print(f"topics: {line}"))
-        from telemetry.app import App  # noqa: PLC0415  # the processor is only needed here
+        from telemetry.member import Member  # noqa: PLC0415  # the processor is only needed here
 
-        app = App(config)
+        app = Member(config)
         server = _metrics_server(app, config.metrics, fallback=True)
         print(f"demo: metrics at {server.url} (also /healthz, /readyz)", flush=True)
         stop = threading.Event()
@@ -522,7 +485,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _live_summary(
-    app: App,
+    app: Member,
     sim: SimStats,
     url: str,
     *,

@@ -24,6 +24,7 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import (  # type: ignore[attr-defined]
     AdminClient,
+    ClusterMetadata,
     NewPartitions,
     NewTopic,
 )
@@ -212,6 +213,19 @@ def _nothing() -> None:
     pass
 
 
+def _metadata_with(admin: AdminClient, topic: str, timeout: float) -> ClusterMetadata:
+    """The cluster metadata, once it shows ``topic`` (or after ``timeout``): a topic created
+    just before the processor starts (a deploy job, a test) may not be in the broker's metadata
+    yet, most of all on a busy broker."""
+    deadline = time.monotonic() + timeout
+    while True:
+        metadata = admin.list_topics(timeout=timeout)
+        found = metadata.topics.get(topic)
+        if (found is not None and found.error is None) or time.monotonic() >= deadline:
+            return metadata
+        time.sleep(0.25)
+
+
 def ensure_changelog(
     admin: AdminClient,
     topic: str,
@@ -224,7 +238,7 @@ def ensure_changelog(
     partition count (readings partitions were added); returns that count. ConfigError when the
     changelog has more partitions: it belongs to some other input."""
     try:
-        metadata = admin.list_topics(timeout=timeout)
+        metadata = _metadata_with(admin, readings_topic, timeout)
         readings = metadata.topics.get(readings_topic)
         if readings is None or readings.error is not None:
             raise StateError(

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from telemetry.app import App
 from telemetry.codec import Encoder, LocalSchemaSource
 from telemetry.config import Config, KafkaConfig, MetricsConfig, ProcessingConfig, TopicsConfig
 from telemetry.http import MetricsServer
+from telemetry.member import Member
 from telemetry.rules import ThresholdRule
 from telemetry.windows import Tumbling
 from tests.chart._promql import instantiate, usage
@@ -52,7 +52,7 @@ def processor(
     topic_factory: TopicFactory,
     producer_factory: ProducerFactory,
     group_id: str,
-) -> Iterator[tuple[App, MetricsServer]]:
+) -> Iterator[tuple[Member, MetricsServer]]:
     """A processor fed with a live trickle of readings: normal, anomalous and broken ones."""
     topics = TopicsConfig(
         readings=topic_factory(4),
@@ -74,7 +74,9 @@ def processor(
         ),
         metrics=MetricsConfig(host="127.0.0.1", port=0),
     )
-    app = App(config)
+    # As `telemetry run` does: on a fresh broker the transaction coordinator may still be
+    # coming up, and a producer that cannot start yet makes the member rejoin.
+    app = Member(config)
     server = MetricsServer(app, config.metrics).start()
     runner = threading.Thread(target=app.run, name="app")
     runner.start()
@@ -115,7 +117,7 @@ def processor(
 
 
 @pytest.fixture
-def prometheus(processor: tuple[App, MetricsServer], tmp_path: Path) -> Iterator[str]:
+def prometheus(processor: tuple[Member, MetricsServer], tmp_path: Path) -> Iterator[str]:
     _, server = processor
     port = _free_port()
     config = tmp_path / "prometheus.yml"
@@ -154,7 +156,7 @@ def _query(base: str, expr: str) -> list[object]:
 
 
 def test_every_panel_query_returns_data_from_a_real_scrape(
-    processor: tuple[App, MetricsServer], prometheus: str
+    processor: tuple[Member, MetricsServer], prometheus: str
 ) -> None:
     app, server = processor
     pending = dict(queries())

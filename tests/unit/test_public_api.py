@@ -16,6 +16,7 @@ def test_public_names_are_the_intended_set() -> None:
         "ConfigError",
         "KafkaClientError",
         "LocalKafkaError",
+        "Member",
         "StageError",
         "TelemetryError",
         "__version__",
