@@ -120,6 +120,10 @@ class KafkaSource(Source[Record]):
         # Partition count of each consumed topic, from the statistics (a change is logged).
         self.topic_partitions: dict[str, int] = {}
         self._recount: set[str] = set()  # topics assigned since the last poll
+        # Fetch requests sent to each broker, as of the first statistics after the partitions'
+        # ends were last forgotten (None: not taken yet). The statistics' high watermark is
+        # news only from a fetch answered after that (see _confirm_end).
+        self._fetches_since: dict[int, int] | None = {}
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -471,8 +475,12 @@ class KafkaSource(Source[Record]):
         """A rebalance restarts librdkafka's fetchers, also of the partitions kept, which may
         then fetch nothing for a while: their last end-of-partition no longer says they are
         quiet. librdkafka reports the end again once fetching resumes."""
+        self._forget_ends()
+
+    def _forget_ends(self) -> None:
         for tracker in self.partitions.values():
             tracker.end_offset = None
+        self._fetches_since = None
 
     def _forget(self, partitions: list[TopicPartition]) -> list[PartitionOffsets]:
         keys = {(tp.topic, tp.partition) for tp in partitions}
@@ -514,9 +522,9 @@ class KafkaSource(Source[Record]):
         if error.code() in _UNREACHABLE:
             for tracker in self.partitions.values():
                 tracker.reachable = False
-                # Fetching resumes some time after the brokers are back: an end from before
-                # says nothing until reached anew (or confirmed by the statistics).
-                tracker.end_offset = None
+            # Fetching resumes some time after the brokers are back: an end from before says
+            # nothing until reached anew (or confirmed by the statistics).
+            self._forget_ends()
         logger.warning("consumer: %s", error.str())
 
     def _on_stats(self, stats_json: str) -> None:
@@ -528,6 +536,10 @@ class KafkaSource(Source[Record]):
         if brokers and all(b.get("state") == "UP" for b in brokers):
             for tracker in self.partitions.values():
                 tracker.reachable = True
+        fetches = {b["nodeid"]: b.get("req", {}).get("Fetch", 0) for b in brokers}
+        if self._fetches_since is None:
+            self._fetches_since = fetches
+        since = self._fetches_since
         gauge = self.metrics.consumer_lag
         for topic, topic_stats in stats.get("topics", {}).items():
             # Every partition of a consumed topic is in the statistics (-1 is librdkafka's).
@@ -539,7 +551,7 @@ class KafkaSource(Source[Record]):
                     continue
                 owned = self.partitions.get((topic, int(partition)))
                 if owned is not None and owned.end_offset is None:
-                    self._confirm_end(owned, part)
+                    self._confirm_end(owned, part, fetches, since)
                 lag = part.get("consumer_lag", -1)
                 if lag < 0 and owned is not None and owned.committed is not None:
                     # Exactly-once commits through the transaction, which librdkafka's own
@@ -554,12 +566,29 @@ class KafkaSource(Source[Record]):
                     with contextlib.suppress(KeyError):
                         gauge.remove(topic, partition)
 
-    def _confirm_end(self, tracker: PartitionOffsets, part: dict[str, Any]) -> None:
+    def _confirm_end(
+        self,
+        tracker: PartitionOffsets,
+        part: dict[str, Any],
+        fetches: dict[int, int],
+        since: dict[int, int],
+    ) -> None:
         """librdkafka reports a partition's end once per offset: after a reconnect or a
         rebalance a quiet partition may never report it again. The statistics show where the
-        partition ends: once fetching is active and everything up to there was fetched, the
+        partition ends, but that high watermark is only as fresh as the last fetch answered:
+        right after a reconnect it is the one from before the outage, while the producers'
+        backlog is arriving. So it counts only when the partition's leader was sent two fetch
+        requests since the ends were forgotten (it sends the next only once the one before
+        was answered); then, with fetching active and everything up to there fetched, the
         partition is at its end (so its idle clock can run again)."""
         if part.get("fetch_state") != "active":
+            return
+        leader = part.get("leader", -1)
+        sent = fetches.get(leader)
+        if sent is None:
+            return
+        before = since.setdefault(leader, sent)  # a broker that was not there at the time
+        if sent < before + 2:
             return
         key = "ls_offset" if self._read_committed else "hi_offset"
         end = part.get(key, -1)

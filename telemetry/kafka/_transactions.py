@@ -10,6 +10,7 @@ at its next commit, and nothing it produced since its last commit ever becomes v
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import time
 import uuid
@@ -23,6 +24,8 @@ from telemetry.errors import RejoinError
 
 logger = logging.getLogger("telemetry.kafka")
 
+_PROCESS_TOKEN = uuid.uuid4().hex[:12]  # with the pid: unique even across forks and hosts
+
 OPERATION_TIMEOUT_S = 30.0
 """Longest wait for init, send-offsets, commit and abort (each retried within it)."""
 
@@ -34,10 +37,12 @@ def transactional_id(group_id: str, instance_id: str | None) -> str:
     its previous incarnation at once and aborts the transaction that one left open, so
     read_committed consumers are not held back until the transaction times out. Without it,
     it must be unique per process: two live processes sharing an id would fence each other in
-    turn. Either way the group generation (KIP-447) fences a zombie, not the id."""
+    turn. It stays the same for the process's life, so a member that rejoins in-process
+    fences its own earlier producer and aborts what that one left open (a broker outage can
+    leave it open). Either way the group generation (KIP-447) fences a zombie, not the id."""
     if instance_id:
         return f"{group_id}-{instance_id}"
-    return f"{group_id}-{socket.gethostname()}-{uuid.uuid4().hex[:12]}"
+    return f"{group_id}-{socket.gethostname()}-{os.getpid()}-{_PROCESS_TOKEN}"
 
 
 class TransactionMetrics:
@@ -125,7 +130,13 @@ class Transactions:
             except KafkaException as exc:
                 error: KafkaError = exc.args[0]
                 if error.retriable() and time.monotonic() < deadline:
-                    continue  # e.g. the coordinator moved: the same call again
+                    # e.g. the coordinator moved or the brokers are down: the same call again
+                    logger.warning(
+                        "committing the transaction again (%.0f s so far): %s",
+                        time.monotonic() - started,
+                        error.str(),
+                    )
+                    continue
                 if error.txn_requires_abort():
                     self._abort_and_rejoin(f"the transaction failed: {error.str()}")
                 raise RejoinError(f"the transactional producer failed: {error.str()}") from None

@@ -36,6 +36,7 @@ from tests.integration.workers import (
     Feeder,
     Running,
     Worker,
+    logs_on_failure,
     read_outputs,
     wait_for,
     worker_config,
@@ -232,23 +233,24 @@ def test_a_broker_restart_mid_stream_loses_and_changes_nothing(
     a = Worker("a", config).start()
     b = Worker("b", config).start()
     try:
-        wait_for(lambda: _both_assigned(a, b), 60, "both workers to share the partitions")
-        feeder = Feeder(bootstrap, f"{prefix}.readings", readings, RATE).start()
-        wait_for(lambda: feeder.produced >= len(readings) // 2, 60, "half of the input")
-        assert own_broker.stop()
-        time.sleep(3.0)
-        own_broker.start()
-        feeder.join(120)
-        report = _complete(bootstrap, prefix, readings, timeout=120)
-        assert a.proc is not None
-        assert b.proc is not None
-        assert a.proc.poll() is None, a.lines[-5:]
-        assert b.proc.poll() is None, b.lines[-5:]
+        with logs_on_failure(a, b):
+            wait_for(lambda: _both_assigned(a, b), 60, "both workers to share the partitions")
+            feeder = Feeder(bootstrap, f"{prefix}.readings", readings, RATE).start()
+            wait_for(lambda: feeder.produced >= len(readings) // 2, 60, "half of the input")
+            assert own_broker.stop()
+            time.sleep(3.0)
+            own_broker.start()
+            feeder.join(120)
+            report = _complete(bootstrap, prefix, readings, timeout=120)
+            assert a.proc is not None
+            assert b.proc is not None
+            assert a.proc.poll() is None, a.lines[-5:]
+            assert b.proc.poll() is None, b.lines[-5:]
+            print(  # noqa: T201 - the figures of the note
+                f"broker restart: duplicates {report['duplicate_rollups']}, "
+                f"alerts {report['alerts_read']} of {report['expected_alerts']}"
+            )
+            _assert_exact(report)
     finally:
         b.stop()
         a.stop()
-    print(  # noqa: T201 - the figures of the note
-        f"broker restart: duplicates {report['duplicate_rollups']}, "
-        f"alerts {report['alerts_read']} of {report['expected_alerts']}"
-    )
-    _assert_exact(report)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
@@ -62,5 +63,41 @@ def test_a_failed_asynchronous_commit_is_counted_and_made_again() -> None:
         assert failures == registry.get_sample_value(
             "telemetry_kafka_commit_failures_total", {"stage": "source"}
         )
+    finally:
+        consumer.close()
+
+
+def _stats(fetches: int, hi_offset: int) -> str:
+    """librdkafka's statistics, the parts the source reads: one broker, one partition."""
+    broker = {"nodeid": 1, "state": "UP", "req": {"Fetch": fetches}}
+    part = {"leader": 1, "fetch_state": "active", "hi_offset": hi_offset, "consumer_lag": 0}
+    return json.dumps({"brokers": {"b1": broker}, "topics": {"r": {"partitions": {"0": part}}}})
+
+
+def test_after_a_reconnect_the_end_counts_only_from_a_fetch_answered_since() -> None:
+    source = KafkaSource(
+        name="source", config={"group.id": "g"}, topics=["r"], registry=CollectorRegistry()
+    )
+    consumer = Consumer({"group.id": "g"})
+    try:
+        source._on_assign(consumer, [TopicPartition("r", 0)])
+        tracker = source.partitions["r", 0]
+        tracker.fetched_until = 100  # everything up to the end before the outage
+        tracker.emitted_until = 100
+        source._on_client_error(KafkaError(KafkaError._ALL_BROKERS_DOWN))
+        assert tracker.end_offset is None
+        # Back up: the watermark in the statistics is still the one from before the outage,
+        # while the producers' backlog is on its way: no end yet.
+        source._on_stats(_stats(fetches=40, hi_offset=100))
+        assert tracker.reachable
+        assert tracker.end_offset is None
+        source._on_stats(_stats(fetches=41, hi_offset=100))
+        assert tracker.end_offset is None  # that fetch may have been answered before
+        # Two fetches later one was answered since: its watermark is news.
+        source._on_stats(_stats(fetches=42, hi_offset=180))
+        assert tracker.end_offset is None  # 80 new readings not fetched yet
+        tracker.fetched_until = 180
+        source._on_stats(_stats(fetches=43, hi_offset=180))
+        assert tracker.end_offset == 180
     finally:
         consumer.close()
