@@ -14,6 +14,10 @@ import time
 from collections.abc import Callable
 
 DRAINED_FRESH_S = 0.25
+# After a broker outage the devices' producers reconnect on their own back-off (librdkafka's
+# reconnect.backoff.max.ms is 10 s by default) and only then send their backlog: until then
+# an end reached says nothing about the devices.
+RECONNECT_GRACE_S = 10.0
 """How long a poll that emptied librdkafka's queue vouches for it: longer without one (the
 pipeline was busy restoring, gated by a transaction, or stalled) and no partition is idle."""
 
@@ -24,15 +28,21 @@ class Drained:
 
     librdkafka fetches in the background; what it fetched since the last poll is known only
     at the next one. So an end-of-partition says a partition is quiet only while polls keep
-    finding nothing new for it."""
+    finding nothing new for it. Nor does it right after a broker outage (``outage``)."""
 
-    __slots__ = ("at",)
+    __slots__ = ("at", "quiet_from")
 
     def __init__(self) -> None:
         self.at = -float("inf")
+        self.quiet_from = -float("inf")  # no end counts before this (monotonic)
+
+    def outage(self) -> None:
+        """The brokers were unreachable just now: the producers' backlog may be on its way."""
+        self.quiet_from = time.monotonic() + RECONNECT_GRACE_S
 
     def fresh(self) -> bool:
-        return time.monotonic() - self.at <= DRAINED_FRESH_S
+        now = time.monotonic()
+        return now - self.at <= DRAINED_FRESH_S and now >= self.quiet_from
 
 
 class PartitionOffsets:

@@ -522,6 +522,7 @@ class KafkaSource(Source[Record]):
         if error.code() in _UNREACHABLE:
             for tracker in self.partitions.values():
                 tracker.reachable = False
+            self._drained.outage()
             # Fetching resumes some time after the brokers are back: an end from before says
             # nothing until reached anew (or confirmed by the statistics).
             self._forget_ends()
@@ -533,13 +534,7 @@ class KafkaSource(Source[Record]):
         except ValueError:
             return
         brokers = [b for b in stats.get("brokers", {}).values() if b.get("nodeid", -1) >= 0]
-        if brokers and all(b.get("state") == "UP" for b in brokers):
-            for tracker in self.partitions.values():
-                tracker.reachable = True
-        fetches = {b["nodeid"]: b.get("req", {}).get("Fetch", 0) for b in brokers}
-        if self._fetches_since is None:
-            self._fetches_since = fetches
-        since = self._fetches_since
+        fetches, since = self._note_brokers(brokers)
         gauge = self.metrics.consumer_lag
         for topic, topic_stats in stats.get("topics", {}).items():
             # Every partition of a consumed topic is in the statistics (-1 is librdkafka's).
@@ -565,6 +560,19 @@ class KafkaSource(Source[Record]):
                 else:
                     with contextlib.suppress(KeyError):
                         gauge.remove(topic, partition)
+
+    def _note_brokers(self, brokers: list[dict[str, Any]]) -> tuple[dict[int, int], dict[int, int]]:
+        """Reachability from the brokers' states; returns the fetch requests sent to each
+        broker, now and as of when the partitions' ends were last forgotten."""
+        if brokers and all(b.get("state") == "UP" for b in brokers):
+            if not all(t.reachable for t in self.partitions.values()):
+                self._drained.outage()  # just back: the grace runs from here
+            for tracker in self.partitions.values():
+                tracker.reachable = True
+        fetches = {b["nodeid"]: b.get("req", {}).get("Fetch", 0) for b in brokers}
+        if self._fetches_since is None:
+            self._fetches_since = fetches
+        return fetches, self._fetches_since
 
     def _confirm_end(
         self,

@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer, TopicPartition
@@ -28,6 +29,9 @@ _PROCESS_TOKEN = uuid.uuid4().hex[:12]  # with the pid: unique even across forks
 
 OPERATION_TIMEOUT_S = 30.0
 """Longest wait for init, send-offsets, commit and abort (each retried within it)."""
+# A transactional call still inside librdkafka this long is stuck (its own timeouts are 10 s,
+# retried within OPERATION_TIMEOUT_S).
+STUCK_AFTER_S = OPERATION_TIMEOUT_S + 15.0
 
 
 def transactional_id(group_id: str, instance_id: str | None) -> str:
@@ -58,6 +62,11 @@ class TransactionMetrics:
             "Time to send the offsets and commit one transaction",
             registry=registry,
             buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+        self.stuck = Counter(
+            "telemetry_transaction_stuck",
+            "Transactional calls given up because librdkafka did not return (the member rejoined)",
+            registry=registry,
         )
         for result in ("committed", "aborted"):
             self.transactions.labels(result)
@@ -118,6 +127,24 @@ class Transactions:
         if self.doomed is not None:
             self._abort_and_rejoin(self.doomed)
         started = time.monotonic()
+        self._bounded(
+            "committing the transaction",
+            lambda: self._commit_retrying(producer, offsets, group_metadata, started),
+        )
+        self.metrics.transactions.labels("committed").inc()
+        self.metrics.commit_seconds.observe(time.monotonic() - started)
+        try:
+            producer.begin_transaction()
+        except KafkaException as exc:
+            raise RejoinError(f"cannot begin a transaction: {exc}") from None
+
+    def _commit_retrying(
+        self,
+        producer: Producer,
+        offsets: list[TopicPartition],
+        group_metadata: object,
+        started: float,
+    ) -> None:
         deadline = started + OPERATION_TIMEOUT_S
         sent = not offsets
         while True:
@@ -126,7 +153,6 @@ class Transactions:
                     producer.send_offsets_to_transaction(offsets, group_metadata, 10.0)
                     sent = True
                 producer.commit_transaction(10.0)
-                break
             except KafkaException as exc:
                 error: KafkaError = exc.args[0]
                 if error.retriable() and time.monotonic() < deadline:
@@ -140,12 +166,37 @@ class Transactions:
                 if error.txn_requires_abort():
                     self._abort_and_rejoin(f"the transaction failed: {error.str()}")
                 raise RejoinError(f"the transactional producer failed: {error.str()}") from None
-        self.metrics.transactions.labels("committed").inc()
-        self.metrics.commit_seconds.observe(time.monotonic() - started)
-        try:
-            producer.begin_transaction()
-        except KafkaException as exc:
-            raise RejoinError(f"cannot begin a transaction: {exc}") from None
+            else:
+                return
+
+    def _bounded(self, what: str, call: Callable[[], None]) -> None:
+        """Run ``call`` (librdkafka's transactional calls) on a helper thread and wait at most
+        ``STUCK_AFTER_S``. After a broker restart librdkafka was seen blocking in
+        ``commit_transaction(10.0)`` for minutes, far past its timeout, so the member stopped
+        for good. The producer is then given up, not closed (a call is still inside it): the
+        member rejoins, and the new producer, with the same transactional.id, fences it and
+        aborts what it left open (or completes its commit; either way all or nothing)."""
+        done = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                call()
+            except BaseException as exc:  # noqa: BLE001 - raised again on the caller's thread
+                failure.append(exc)
+            finally:
+                done.set()
+
+        threading.Thread(target=run, name="telemetry-transaction", daemon=True).start()
+        if not done.wait(STUCK_AFTER_S):
+            self.producer = None
+            self.metrics.stuck.inc()
+            raise RejoinError(
+                f"{what} did not return within {STUCK_AFTER_S:.0f} s; the producer is given "
+                "up and the member rejoins (its successor fences it)"
+            )
+        if failure:
+            raise failure[0]
 
     def abort(self, reopen: bool = True) -> None:
         """Abort the open transaction (best effort: a fenced producer cannot), and open a
@@ -155,12 +206,15 @@ class Transactions:
         if producer is None:
             return
         try:
-            producer.abort_transaction(OPERATION_TIMEOUT_S)
+            self._bounded(
+                "aborting the transaction",
+                lambda: producer.abort_transaction(OPERATION_TIMEOUT_S),
+            )
             self.metrics.transactions.labels("aborted").inc()
             if reopen:
                 producer.begin_transaction()
                 self.doom("an earlier transaction of this member was aborted")
-        except KafkaException as exc:
+        except (KafkaException, RejoinError) as exc:
             logger.warning("aborting the transaction failed: %s", exc)
 
     def stop(self) -> None:

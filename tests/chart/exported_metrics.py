@@ -50,6 +50,7 @@ EXPORTED_METRICS: Final[Mapping[str, MetricSpec]] = MappingProxyType(
         # exactly-once mode
         "telemetry_transactions_total": _spec("counter", "result"),
         "telemetry_transaction_commit_seconds": _spec("histogram"),
+        "telemetry_transaction_stuck_total": _spec("counter"),
         # decode, aggregate and outputs
         "telemetry_deadletter_records_total": _spec("counter", "reason"),
         "telemetry_key_mismatch_readings_total": _spec("counter", "action"),

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from telemetry.kafka import Output, PartitionOffsets, Pending
-from telemetry.kafka._offsets import DRAINED_FRESH_S, Drained
+from telemetry.kafka._offsets import DRAINED_FRESH_S, RECONNECT_GRACE_S, Drained
 
 
 def test_in_memory_the_commit_waits_for_the_oldest_undelivered_output() -> None:
@@ -71,4 +73,19 @@ def test_a_paused_partition_is_never_idle() -> None:
     tracker.paused = True
     assert not tracker.caught_up()
     tracker.paused = False
+    assert tracker.caught_up()
+
+
+def test_right_after_a_broker_outage_no_end_counts_until_the_producers_could_reconnect(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    drained = Drained()
+    tracker = _caught_up_tracker(drained)
+    drained.at = time.monotonic()
+    assert tracker.caught_up()
+    drained.outage()  # the devices' backlog may still be in their producers
+    assert not tracker.caught_up()
+    later = time.monotonic() + RECONNECT_GRACE_S + 1
+    monkeypatch.setattr(time, "monotonic", lambda: later)
+    drained.at = later
     assert tracker.caught_up()
