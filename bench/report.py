@@ -10,7 +10,13 @@ from bench._common import RESULTS, ROOT
 
 README = ROOT / "bench" / "README.md"
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
-W1_KINDS = ("baseline", "telemetry", "telemetry-nochangelog", "telemetry-exactly-once")
+W1_KINDS = (
+    "baseline",
+    "baseline-equal",
+    "telemetry",
+    "telemetry-nochangelog",
+    "telemetry-exactly-once",
+)
 CHANGELOG_COST_TARGET = 0.10
 """Issue 12: the changelog costs at most 10% of W1's throughput."""
 
@@ -49,8 +55,20 @@ def table() -> str:
             )
         lines += [
             "",
-            f"telemetry / baseline: **{w1['ratio']:.2f}** ({_rounds(w1['ratios_per_round'])})",
+            (
+                f"telemetry / baseline (the bare loop): **{w1['ratio']:.2f}**"
+                f" ({_rounds(w1['ratios_per_round'])})"
+            ),
         ]
+        if "equal_work_ratio" in w1:
+            lines += [
+                "",
+                (
+                    "telemetry / baseline-equal (the equal-work loop):"
+                    f" **{w1['equal_work_ratio']:.2f}**"
+                    f" ({_rounds(w1['equal_work_ratios_per_round'])})"
+                ),
+            ]
         lines += _changelog_lines(w1)
         if "exactly_once_ratio" in w1:
             lines += [

@@ -1,7 +1,9 @@
-"""W1 throughput: the baseline loop and ``telemetry run``, each in its own process, checked.
+"""W1 throughput: the baseline loops and ``telemetry run``, each in its own process, checked.
 
-Four kinds per round, interleaved: ``baseline``; ``telemetry`` (the default configuration: the
-state changelog on, so its checkpoints are part of the measured work);
+Five kinds per round, interleaved: ``baseline`` (the bare loop a user writes by hand,
+``bench/baseline.py``); ``baseline-equal`` (a hand-written loop doing telemetry's work: Avro
+outputs, the full accumulator, offset holds; ``bench/baseline_equal.py``); ``telemetry`` (the
+default configuration: the state changelog on, so its checkpoints are part of the measured work);
 ``telemetry-nochangelog`` (the same configuration with ``processing.changelog: false``) and
 ``telemetry-exactly-once`` (the default with ``processing.guarantee: exactly_once``). The
 changelog's cost is the ratio of ``telemetry`` to ``telemetry-nochangelog`` in the same round,
@@ -34,7 +36,9 @@ from bench.w1 import W1_RECORDS, Expected
 W1_TOPIC = "bench.w1"
 BASELINE, TELEMETRY_KIND, NO_CHANGELOG = "baseline", "telemetry", "telemetry-nochangelog"
 EXACTLY_ONCE = "telemetry-exactly-once"
-KINDS = (BASELINE, TELEMETRY_KIND, NO_CHANGELOG, EXACTLY_ONCE)
+EQUAL_WORK = "baseline-equal"
+KINDS = (BASELINE, EQUAL_WORK, TELEMETRY_KIND, NO_CHANGELOG, EXACTLY_ONCE)
+LOOPS = {BASELINE: "bench.baseline", EQUAL_WORK: "bench.baseline_equal"}
 """Run in this order in every round."""
 CHANGELOG_BYTES = "telemetry_state_changelog_bytes_total"
 CHANGELOG_RECORDS = "telemetry_state_changelog_records_total"
@@ -69,8 +73,8 @@ def run_once(bootstrap: str, kind: str, expected: Expected, index: int) -> dict[
     observer.start()
     log = f"w1-{kind}-{index}.log"
     config, port = None, 0
-    if kind == BASELINE:
-        argv = [PYTHON, "-m", "bench.baseline", bootstrap, out.group, W1_TOPIC]
+    if kind in LOOPS:
+        argv = [PYTHON, "-m", LOOPS[kind], bootstrap, out.group, W1_TOPIC]
         process = start([*argv, out.rollups, out.alerts], log, stdout_pipe=True)
     else:
         config, port = write_config(
@@ -183,6 +187,7 @@ def run(bootstrap: str, expected: Expected, runs: int) -> dict[str, Any]:
             kept.append(run_once(bootstrap, kind, expected, i))
     summaries = {kind: summarize(kept) for kind, kept in results.items()}
     b = summaries[BASELINE]["events_per_s"]["median"]
+    equal = summaries[EQUAL_WORK]["events_per_s"]["median"]
     t = summaries[TELEMETRY_KIND]["events_per_s"]["median"]
     off = summaries[NO_CHANGELOG]["events_per_s"]["median"]
     eos = summaries[EXACTLY_ONCE]["events_per_s"]["median"]
@@ -197,6 +202,8 @@ def run(bootstrap: str, expected: Expected, runs: int) -> dict[str, Any]:
         **summaries,
         "ratio": t / b if b else 0.0,
         "ratios_per_round": _ratios(results[TELEMETRY_KIND], results[BASELINE]),
+        "equal_work_ratio": t / equal if equal else 0.0,
+        "equal_work_ratios_per_round": _ratios(results[TELEMETRY_KIND], results[EQUAL_WORK]),
         # The changelog's cost: telemetry with it (the default) / the same without it.
         "changelog_ratio": changelog_ratio,
         "changelog_cost": 1.0 - changelog_ratio if off else 0.0,

@@ -31,6 +31,7 @@ def fake_run(kind: str, events_per_s: float) -> dict[str, Any]:
 
 RATES = {
     "baseline": 200_000.0,
+    "baseline-equal": 187_500.0,
     "telemetry": 150_000.0,
     "telemetry-nochangelog": 160_000.0,
     "telemetry-exactly-once": 120_000.0,
@@ -52,6 +53,10 @@ def test_w1_rounds_run_every_kind_interleaved_and_report_the_changelog_cost(
     assert order == [(k, i) for i in range(2) for k in throughput.KINDS]
     assert result["telemetry-nochangelog"]["events_per_s"]["median"] == 160_500.0
     assert result["ratio"] == pytest.approx(150_500 / 200_500)
+    assert result["equal_work_ratio"] == pytest.approx(150_500 / 188_000)
+    assert result["equal_work_ratios_per_round"] == pytest.approx(
+        [150_000 / 187_500, 151_000 / 188_500]
+    )
     assert result["changelog_ratio"] == pytest.approx(150_500 / 160_500)
     assert result["changelog_cost"] == pytest.approx(1 - 150_500 / 160_500)
     assert result["changelog_ratios_per_round"] == pytest.approx(
@@ -93,7 +98,8 @@ def test_the_table_shows_the_changelog_figures_and_the_restore(
     monkeypatch.setattr(report, "RESULTS", tmp_path)
     text = report.table()
     assert "| telemetry-nochangelog | 160,000 (160,000 - 160,000) |" in text
-    assert "telemetry / baseline: **0.75**" in text
+    assert "telemetry / baseline (the bare loop): **0.75**" in text
+    assert "telemetry / baseline-equal (the equal-work loop): **0.80**" in text
     assert "changelog on / off (telemetry / telemetry-nochangelog): **0.94**" in text
     assert "costs 6% of throughput, within the target of at most 10%" in text
     assert "0.25 (0.25 - 0.25) MB/s, 1,250 (1,250 - 1,250) records/s" in text
@@ -122,7 +128,7 @@ def test_w1_results_from_before_the_changelog_still_render(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     kinds = {k: throughput.summarize([fake_run("baseline", RATES[k])]) for k in RATES}
-    del kinds["telemetry-nochangelog"], kinds["telemetry-exactly-once"]
+    del kinds["telemetry-nochangelog"], kinds["telemetry-exactly-once"], kinds["baseline-equal"]
     _save(tmp_path, "w1", {**kinds, "ratio": 0.75, "ratios_per_round": [0.75]})
     monkeypatch.setattr(report, "RESULTS", tmp_path)
     text = report.table()
@@ -130,3 +136,4 @@ def test_w1_results_from_before_the_changelog_still_render(
     assert "nochangelog" not in text
     assert "on / off" not in text
     assert "exactly-once" not in text
+    assert "equal-work" not in text
