@@ -17,6 +17,7 @@ from typing import Any, NamedTuple, TypedDict, cast
 
 from fastavro import schemaless_reader
 
+from telemetry.codec._fastread import FastReader
 from telemetry.codec._framing import HEADER, HEADER_SIZE
 from telemetry.codec._plan import ReadPlan, failed, plan_for
 from telemetry.codec._reasons import Reason
@@ -126,6 +127,7 @@ class ReadingDecoder:
         defaults: dict[str, Any] | None = None
         extra: tuple[str, ...] = ()
         failure: tuple[str, str] | None = None
+        fast: FastReader | None = None
         for index, value in enumerate(cast(Sequence[bytes], values)):
             try:
                 magic, schema_id = unpack(value)
@@ -137,32 +139,43 @@ class ReadingDecoder:
                 continue
             if schema_id != current_id:
                 plan = plans.get(schema_id) or self._resolve(schema_id)
-                writer, reader, nullable, defaults, extra, failure = plan.as_tuple()
+                writer, reader, nullable, defaults, extra, failure, fast = plan.as_tuple()
                 current_id = schema_id
             if failure is not None:
                 fail(DecodeFailure(index, failure[0], failure[1], schema_id))
                 continue
-            body = BytesIO(value)
-            body.seek(HEADER_SIZE)
-            try:
-                record = read(body, writer, reader)
-            except EOFError as exc:
-                fail(_failure(index, Reason.TRUNCATED, str(exc) or "end of data", schema_id))
-                continue
-            except Exception as exc:  # noqa: BLE001 -- corrupt bodies raise anything
-                fail(_corrupt(index, exc, body, value, schema_id))
-                continue
-            if body.tell() != len(value):
-                fail(_trailing(index, body.tell(), value, schema_id))
-                continue
+            record = None
+            if fast is not None:
+                try:
+                    record, end = fast(value)
+                except Exception:  # noqa: BLE001 -- fastavro below decides how it fails
+                    record = None
+                else:
+                    if end != len(value):
+                        record = None
+            if record is None:
+                body = BytesIO(value)
+                body.seek(HEADER_SIZE)
+                try:
+                    record = read(body, writer, reader)
+                except EOFError as exc:
+                    message = str(exc) or "end of data"
+                    fail(_failure(index, Reason.TRUNCATED, message, schema_id))
+                    continue
+                except Exception as exc:  # noqa: BLE001 -- corrupt bodies raise anything
+                    fail(_corrupt(index, exc, body, value, schema_id))
+                    continue
+                if body.tell() != len(value):
+                    fail(_trailing(index, body.tell(), value, schema_id))
+                    continue
+                if defaults:
+                    record.update(defaults)
+                if extra:
+                    for name in extra:
+                        del record[name]
             if nullable and (missing := [name for name in nullable if record[name] is None]):
                 fail(_failure(index, Reason.MISSING_VALUE, f"{missing} null", schema_id))
                 continue
-            if defaults:
-                record.update(defaults)
-            if extra:
-                for name in extra:
-                    del record[name]
             number = record["value"]
             if number - number != 0.0:  # NaN - NaN and inf - inf are NaN
                 fail(_failure(index, Reason.NON_FINITE, f"value is {number}", schema_id))

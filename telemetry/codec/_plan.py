@@ -10,12 +10,13 @@ writers that need real resolution (type promotion, say ``int`` -> ``double``) pa
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from fastavro import parse_schema, schemaless_reader
 from fastavro.types import Schema
 
+from telemetry.codec._fastread import FastReader, fast_reader
 from telemetry.codec._reasons import Reason
 from telemetry.codec._schemas import AvroSchema, full_name, strip_logical_types, type_key
 
@@ -36,6 +37,8 @@ class ReadPlan:
     """Writer fields the reader lacks, removed per record."""
     failure: tuple[str, str] | None = None
     """``(reason, message)`` for every record of this schema id."""
+    fast: FastReader | None = None
+    """The generated reader (extra fields dropped, defaults added), when the writer is flat."""
 
     def as_tuple(
         self,
@@ -46,9 +49,18 @@ class ReadPlan:
         dict[str, Any] | None,
         tuple[str, ...],
         tuple[str, str] | None,
+        FastReader | None,
     ]:
         """The fields in order, for unpacking into hot-loop locals."""
-        return self.writer, self.reader, self.nullable, self.defaults, self.extra, self.failure
+        return (
+            self.writer,
+            self.reader,
+            self.nullable,
+            self.defaults,
+            self.extra,
+            self.failure,
+            self.fast,
+        )
 
 
 def failed(reason: str, message: str) -> ReadPlan:
@@ -70,9 +82,13 @@ def plan_for(writer: AvroSchema, reader: AvroSchema) -> ReadPlan:
     try:
         writer_parsed = parse_schema(strip_logical_types(writer))
         writer_fields = {field["name"]: field for field in writer["fields"]}
-        return _plan_fields(writer_parsed, writer_fields, reader)
+        plan = _plan_fields(writer_parsed, writer_fields, reader)
     except Exception as exc:  # noqa: BLE001 -- any unparsable writer schema is a mismatch
         return failed(Reason.SCHEMA_MISMATCH, f"writer schema unusable: {exc}")
+    if plan.reader is not None or plan.failure is not None:
+        return plan
+    fast = fast_reader(writer["fields"], frozenset(plan.extra), plan.defaults or {})
+    return replace(plan, fast=fast)
 
 
 def _plan_fields(
