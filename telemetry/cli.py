@@ -26,8 +26,9 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     ConfigResource,
     NewTopic,
 )
+from prometheus_client import CollectorRegistry
 
-from telemetry import __version__
+from telemetry import __version__, pod
 from telemetry.config import (
     Config,
     KafkaConfig,
@@ -37,13 +38,14 @@ from telemetry.config import (
     TopicsConfig,
     load_config,
 )
-from telemetry.errors import ConfigError, KafkaClientError, TelemetryError
+from telemetry.errors import ConfigError, KafkaClientError, TelemetryError, WorkerError
 from telemetry.http import MetricsServer
 from telemetry.kafka._changelog import CHANGELOG_CONFIG
 from telemetry.localkafka import LocalKafka
 from telemetry.logs import configure_logging
 from telemetry.rules import RateOfChangeRule, SilentRule, ThresholdRule
 from telemetry.simulate import Fleet, FleetSpec, Progress, SimStats, simulate, wall_clock_ms
+from telemetry.stages import StopBudget
 from telemetry.windows import Tumbling
 
 if TYPE_CHECKING:
@@ -297,11 +299,18 @@ def _metrics_server(app: Any, metrics: MetricsConfig, *, fallback: bool = False)
 
 def _run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    configure_logging(config.log)
-    for warning in config.kafka.insecure():
-        logger.warning(warning)
+    worker: int | None = args.worker
+    if worker is not None:  # started by a pod's supervisor (telemetry run --workers N)
+        config = pod.as_worker(config, worker)
+    workers = 1 if worker is not None else _workers(args.workers, config)
+    configure_logging(config.log, worker=worker)
+    if worker is None:
+        for warning in config.kafka.insecure():
+            logger.warning(warning)
     admin = probe_kafka(config.kafka, args.connect_timeout)
     require_topics(admin, config, args.connect_timeout)
+    if workers > 1:
+        return _run_pod(args, config, workers)
     from telemetry.member import Member  # noqa: PLC0415  # the processor is only needed here
 
     member = Member(config)
@@ -312,10 +321,68 @@ def _run(args: argparse.Namespace) -> int:
     )
     try:
         with _on_signals(member.request_drain, member.request_stop):
+            if worker is not None:
+                pod.report_port(args.report_fd, server.port)
+                pod.watch_parent(member.request_drain)
             member.run()
     finally:
         server.stop()
     logger.info("processor exited cleanly")
+    return 0
+
+
+def _workers(flag: str | None, config: Config) -> int:
+    """``--workers`` (which wins) or ``processing.workers``."""
+    if flag is None:
+        return config.processing.workers
+    try:
+        workers = int(flag)
+    except ValueError:
+        workers = 0
+    if workers < 1:
+        raise ConfigError(
+            f"--workers: must be an integer >= 1 (one group member per worker process), "
+            f"got {flag!r}"
+        )
+    return workers
+
+
+def _run_pod(args: argparse.Namespace, config: Config, workers: int) -> int:
+    """N workers, each a single-process ``telemetry run`` (see :mod:`telemetry.pod`), behind
+    the one metrics port; exit 0 when every worker drained and exited 0."""
+    registry = CollectorRegistry()
+    supervisor = pod.Supervisor(
+        workers,
+        pod.worker_command(args.config, connect_timeout=args.connect_timeout),
+        metrics=pod.PodMetrics(registry, workers),
+        # What a single process may take after SIGTERM: the drain, the stop budget, 5 s to exit.
+        stop_after_s=config.processing.drain_timeout_s + StopBudget().seconds + 5.0,
+    )
+    view = pod.PodView(supervisor.endpoints, registry=registry, beat=supervisor.beat)
+    server = _metrics_server(view, config.metrics)
+    logger.info(
+        "pod starting %d workers",
+        workers,
+        extra={
+            "metrics_url": server.url,
+            "group_id": config.processing.group_id,
+            "workers": workers,
+        },
+    )
+    try:
+        with _on_signals(supervisor.request_drain, supervisor.request_stop):
+            codes = supervisor.run()
+    finally:
+        server.stop()
+        view.close()
+    failed = [
+        f"worker {index} ({'never started' if code is None else pod.describe_exit(code)})"
+        for index, code in codes.items()
+        if not pod.clean_exit(code)
+    ]
+    if failed:
+        raise WorkerError(f"not every worker drained and exited cleanly: {', '.join(failed)}")
+    logger.info("pod exited cleanly")
     return 0
 
 
@@ -565,10 +632,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the processor",
         description="Run the processor: readings in; rollups, alerts, dead letters out. "
         "Serves /metrics, /healthz and /readyz on the metrics port. SIGTERM or SIGINT drains "
-        "in-flight work, commits and exits 0 (a second signal stops at once).",
+        "in-flight work, commits and exits 0 (a second signal stops at once). With --workers "
+        "N > 1 it runs N members of the group, one process each, restarts one that dies, and "
+        "serves one metrics port for them all (series labelled worker=0..N-1).",
     )
     _add_config(run, required=True)
     _add_connect_timeout(run)
+    run.add_argument(
+        "--workers",
+        metavar="N",
+        help="group members to run in this pod, one process (and core) each "
+        "(default: processing.workers, 1)",
+    )
+    # How a pod's supervisor starts its workers; not for people.
+    run.add_argument("--worker", type=int, help=argparse.SUPPRESS)
+    run.add_argument("--report-fd", type=int, help=argparse.SUPPRESS)
     run.set_defaults(handler=_run)
 
     sim = sub.add_parser(

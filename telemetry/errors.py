@@ -11,7 +11,8 @@ catches one type::
     │   └── RejoinError      exactly-once work was aborted or fenced: leave and join again
     ├── CodecError           a record cannot be encoded or decoded (carries a dead-letter reason)
     ├── SchemaSourceError    the schema source cannot answer: retry later, never the record's fault
-    └── StateError           the state changelog cannot be read, restored or written
+    ├── StateError           the state changelog cannot be read, restored or written
+    └── WorkerError          a worker of ``telemetry run --workers`` did not drain and exit cleanly
 """
 
 from __future__ import annotations
@@ -73,3 +74,8 @@ class SchemaSourceError(TelemetryError):
 
 class StateError(TelemetryError):
     """The state changelog could not be read, restored or written."""
+
+
+class WorkerError(TelemetryError):
+    """``telemetry run --workers N``: a worker process did not drain and exit with 0 when the
+    pod stopped (it had died, was killed at the stop deadline, or failed)."""

@@ -49,16 +49,23 @@ def use_json(config: LogConfig, stream: TextIO) -> bool:
     return not (callable(isatty) and isatty())
 
 
-def configure_logging(config: LogConfig, stream: TextIO | None = None) -> logging.Handler:
+def configure_logging(
+    config: LogConfig, stream: TextIO | None = None, *, worker: int | None = None
+) -> logging.Handler:
     """Route the root logger to ``stream`` (default stderr) at ``config.level``.
 
+    ``worker``: the index of a ``telemetry run --workers`` worker, whose lines share the pod's
+    stream with its siblings': each line carries it (``"worker": 1``, ``[worker 1]``).
     Calling it again replaces the handler it installed before; other handlers are left alone.
     Returns the installed handler.
     """
     target = stream if stream is not None else sys.stderr
     handler = logging.StreamHandler(target)
     handler.set_name(_HANDLER_NAME)
-    handler.setFormatter(JsonFormatter() if use_json(config, target) else _text_formatter())
+    json_lines = use_json(config, target)
+    handler.setFormatter(JsonFormatter() if json_lines else _text_formatter(worker))
+    if worker is not None and json_lines:
+        handler.addFilter(_WorkerTag(worker))
     root = logging.getLogger()
     for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
         root.removeHandler(old)
@@ -67,5 +74,18 @@ def configure_logging(config: LogConfig, stream: TextIO | None = None) -> loggin
     return handler
 
 
-def _text_formatter() -> logging.Formatter:
-    return logging.Formatter(TEXT_FORMAT, datefmt="%H:%M:%S")
+class _WorkerTag(logging.Filter):
+    def __init__(self, worker: int) -> None:
+        super().__init__()
+        self.worker = worker
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.worker = self.worker
+        return True
+
+
+def _text_formatter(worker: int | None = None) -> logging.Formatter:
+    if worker is None:
+        return logging.Formatter(TEXT_FORMAT, datefmt="%H:%M:%S")
+    tagged = TEXT_FORMAT.replace("%(name)s", f"[worker {worker}] %(name)s")
+    return logging.Formatter(tagged, datefmt="%H:%M:%S")

@@ -186,8 +186,17 @@ class ProcessingConfig:
     transaction_timeout_ms: int = 10_000
     """exactly_once: the broker aborts a transaction left open this long (a crashed process's),
     which holds read_committed consumers of its output partitions back until then."""
+    workers: int = 1
+    """Group members this process runs, one worker process each (``telemetry run --workers``):
+    one per core, since a member's Python work runs on one core. 1: no worker processes, the
+    member runs in this process."""
 
     def __post_init__(self) -> None:
+        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1:
+            raise ConfigError(
+                "processing.workers must be an integer >= 1 (one group member per worker "
+                f"process), got {self.workers!r}"
+            )
         checks = {
             "allowed_lateness_ms": self.allowed_lateness_ms >= 0,
             "idle_timeout_ms": self.idle_timeout_ms > 0,

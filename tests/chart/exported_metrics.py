@@ -69,6 +69,9 @@ EXPORTED_METRICS: Final[Mapping[str, MetricSpec]] = MappingProxyType(
         "telemetry_state_evicted_keys_total": _spec("counter"),
         "telemetry_state_checkpoints_total": _spec("counter"),
         "telemetry_state_keys": _spec("gauge"),
+        # a pod of several workers (telemetry run --workers N > 1)
+        "telemetry_worker_up": _spec("gauge", "worker"),
+        "telemetry_worker_restarts_total": _spec("counter", "worker"),
     }
 )
 
@@ -77,6 +80,10 @@ STAGES: Final = frozenset({"source", "decode", "aggregate", "sink"})
 
 TARGET_LABELS: Final = frozenset({"job", "instance", "namespace", "pod", "service", "container"})
 """Labels Prometheus (or the Prometheus Operator's ServiceMonitor) attaches to every series."""
+
+POD_LABELS: Final = frozenset({"worker"})
+"""Labels a pod of several workers adds to every series of its workers (``worker="0"``..): a
+query must aggregate over them (or keep them on purpose), or one pod's panels split."""
 
 PROMETHEUS_METRICS: Final = frozenset({"up"})
 """Series Prometheus itself produces for each target, allowed in rules and dashboards."""

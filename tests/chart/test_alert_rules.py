@@ -16,6 +16,7 @@ ALERTS = {
     "TelemetryProcessorDown",
     "TelemetryConsumerLagGrowing",
     "TelemetryPartitionsPausedTooLong",
+    "TelemetryWorkerRestarting",
     "TelemetryDeadLetterRateHigh",
     "TelemetryCommitFailures",
     "TelemetryNoRollupsWhileInputFlows",

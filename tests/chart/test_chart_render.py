@@ -117,6 +117,23 @@ EXPECTED_KINDS = {
 }
 
 
+def expected_workers(values: dict[str, Any]) -> int:
+    """What the chart's ``workers`` means: the integer, or for ``auto`` the CPU request in
+    whole cores (rounded down), at least 1, at most the partition count."""
+    if values["workers"] != "auto":
+        return int(values["workers"])
+    cpu = str(((values.get("resources") or {}).get("requests") or {}).get("cpu", "0"))
+    millis = int(cpu.removesuffix("m")) if cpu.endswith("m") else int(float(cpu) * 1000)
+    partitions = int(values["config"]["topics"]["partitions"])
+    return max(1, min(millis // 1000, partitions))
+
+
+def max_replicas(values: dict[str, Any], wanted: int) -> int:
+    """An autoscaler's cap: replicas x workers members at most one per partition."""
+    partitions = int(values["config"]["topics"]["partitions"])
+    return min(wanted, max(1, partitions // expected_workers(values)))
+
+
 def container(manifests: list[Manifest]) -> dict[str, Any]:
     containers = one(manifests, "Deployment")["spec"]["template"]["spec"]["containers"]
     assert len(containers) == 1
@@ -340,6 +357,8 @@ def test_container_runs_the_processor_on_its_config(
         "run",
         "--config",
         "/etc/telemetry/config.yaml",
+        "--workers",
+        str(expected_workers(values)),
     ]
     mounts = {m["mountPath"]: m for m in main["volumeMounts"]}
     config_volume = next(v for v in pod["volumes"] if v["name"] == mounts["/etc/telemetry"]["name"])
@@ -745,8 +764,8 @@ def test_replicas_belong_to_the_autoscaler_when_there_is_one(
 def test_hpa_is_capped_at_the_partition_count(manifests: list[Manifest], scenario: str) -> None:
     values = values_of(scenario)
     for hpa in by_kind(manifests, "HorizontalPodAutoscaler"):
-        partitions = values["config"]["topics"]["partitions"]
-        assert hpa["spec"]["maxReplicas"] == min(values["autoscaling"]["maxReplicas"], partitions)
+        wanted = values["autoscaling"]["maxReplicas"]
+        assert hpa["spec"]["maxReplicas"] == max_replicas(values, wanted)
         assert hpa["spec"]["scaleTargetRef"] == {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
@@ -765,8 +784,10 @@ def test_keda_scales_on_lag_capped_at_the_partition_count(
         partitions = values["config"]["topics"]["partitions"]
         assert scaled["apiVersion"] == "keda.sh/v1alpha1"
         assert spec["scaleTargetRef"]["name"] == FULLNAME
+        workers = expected_workers(values)
         assert spec["minReplicaCount"] <= spec["maxReplicaCount"] <= partitions
-        assert spec["maxReplicaCount"] == min(values["keda"]["maxReplicaCount"], partitions)
+        assert spec["maxReplicaCount"] * workers <= partitions
+        assert spec["maxReplicaCount"] == max_replicas(values, values["keda"]["maxReplicaCount"])
         (trigger,) = spec["triggers"]
         assert trigger["type"] == "kafka"
         meta = trigger["metadata"]
@@ -786,6 +807,51 @@ def test_keda_scales_on_lag_capped_at_the_partition_count(
             assert meta["sasl"] == values["keda"]["sasl"]
         else:
             assert "authenticationRef" not in trigger
+
+
+@pytest.mark.parametrize(
+    ("cpu", "workers"),
+    [
+        ("250m", 1),
+        ("1", 1),
+        ("1500m", 1),
+        ("2", 2),
+        (2, 2),
+        ("3.5", 3),
+        ("4000m", 4),
+        ("16", 8),  # at most the partition count (8)
+        (None, 1),  # no request
+    ],
+)
+def test_workers_auto_follow_the_cpu_request(render: Render, cpu: Any, workers: int) -> None:
+    args = container(render("--set-json", f"resources.requests.cpu={json.dumps(cpu)}"))["args"]
+    assert args[-2:] == ["--workers", str(workers)]
+
+
+@pytest.mark.parametrize(
+    ("args", "workers"),
+    [
+        (("--set-json", "workers=3"), 3),
+        (("--set-json", "workers=3", "--set-json", 'resources.requests.cpu="6"'), 3),
+        (("--set-string", "workers=2"), 2),
+        (("--set-json", "workers=1", "--set-json", 'resources.requests.cpu="4"'), 1),
+    ],
+    ids=["integer", "integer-over-cpu", "string", "one-over-cpu"],
+)
+def test_an_explicit_workers_value_wins(
+    render: Render, args: tuple[str, ...], workers: int
+) -> None:
+    assert container(render(*args))["args"][-2:] == ["--workers", str(workers)]
+
+
+def test_autoscalers_are_capped_at_partitions_per_worker(render: Render) -> None:
+    four = ("--set-json", "workers=4")  # 8 partitions: 2 pods of 4 members
+    hpa = one(render(*four, "--set", "autoscaling.enabled=true"), "HorizontalPodAutoscaler")
+    assert hpa["spec"]["maxReplicas"] == 2
+    keda = one(render(*four, "--set", "keda.enabled=true"), "ScaledObject")
+    assert keda["spec"]["maxReplicaCount"] == 2
+    eight = one(render("--set-json", "workers=8", "--set", "keda.enabled=true"), "ScaledObject")
+    assert eight["spec"]["maxReplicaCount"] == 1
 
 
 def test_pod_disruption_budget(manifests: list[Manifest], scenario: str) -> None:
@@ -937,6 +1003,11 @@ def test_checksum_is_sha256_of_the_rendered_config_map(helm: str) -> None:
             "protocol",
         ),
         (["--set", "config.processing.guarantee=exactly_twice"], "/config/processing/guarantee"),
+        (["--set-json", "workers=0"], "/workers"),
+        (["--set", "workers=two"], "/workers"),
+        (["--set-json", "workers=1.5"], "/workers"),
+        (["--set-json", "workers=9"], "workers (9) must not exceed config.topics.partitions (8)"),
+        (["--set-json", "config.processing.workers=2"], "/config/processing/workers"),
     ],
     ids=[
         "hpa-and-keda",
@@ -966,6 +1037,11 @@ def test_checksum_is_sha256_of_the_rendered_config_map(helm: str) -> None:
         "network-policy-without-egress",
         "network-policy-bad-protocol",
         "unknown-guarantee",
+        "zero-workers",
+        "workers-not-a-number",
+        "workers-not-an-integer",
+        "more-workers-than-partitions",
+        "workers-in-config",
     ],
 )
 def test_bad_values_are_refused(helm: str, args: list[str], message: str) -> None:
@@ -983,9 +1059,12 @@ def test_notes_render_for_every_scenario(helm: str, tmp_path: Path) -> None:
         assert f"{FULLNAME} is installed in namespace {NAMESPACE}" in notes, scenario
         assert f"port-forward svc/{FULLNAME} 9100:metrics" in notes, scenario
         assert f"Consumes:   {values['config']['topics']['readings']}" in notes, scenario
+        workers = expected_workers(values)
+        assert f"Workers:    {workers} per pod" in notes, scenario
         if values["keda"]["enabled"]:
             partitions = values["config"]["topics"]["partitions"]
-            assert f"(capped at {partitions} partitions)" in notes, scenario
+            per = f" / {workers} workers" if workers > 1 else ""
+            assert f"(capped at {partitions} partitions{per})" in notes, scenario
 
 
 def test_notes_explain_static_membership_when_enabled(helm: str, tmp_path: Path) -> None:
@@ -1002,6 +1081,18 @@ def test_notes_explain_static_membership_when_enabled(helm: str, tmp_path: Path)
     assert f"session_timeout_ms ({default} ms)" in render_notes(
         helm, chart, *STATIC_MEMBERSHIP, *unset
     )
+
+
+def test_notes_count_the_workers_and_idle_members(helm: str, tmp_path: Path) -> None:
+    chart = chart_for_notes(CHART, tmp_path)
+    notes = render_notes(helm, chart)
+    assert "Workers:    1 per pod (group members, one process each; auto: " in notes
+    assert "sit idle" not in notes
+    crowded = ("--set-json", "workers=2", "--set-json", "replicaCount=5")
+    notes = render_notes(helm, chart, *crowded, *STATIC_MEMBERSHIP)
+    assert "Workers:    2 per pod (group members, one process each)" in notes
+    assert "10 members for 8 partitions: 2 of them sit idle." in notes
+    assert "and <pod name>-<worker> for each of its workers" in notes
 
 
 def test_notes_describe_tls_the_registry_secrets_and_the_network_policy(

@@ -26,6 +26,7 @@ REQUIRED_PANELS = {
     "Rollups and alerts per second",
     "Alerts by rule",
     "Rebalances and commits",
+    "Workers and restarts",
 }
 
 

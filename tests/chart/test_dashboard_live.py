@@ -1,6 +1,11 @@
 """Dashboard proof: a real Prometheus scrapes a real processor run on the real broker, and every
 panel's query returns data; the exposition passes ``promtool check metrics`` and holds every
-metric the dashboard and the alert rules use."""
+metric the dashboard and the alert rules use.
+
+Prometheus scrapes the processor the way it scrapes a pod of ``telemetry run --workers``: the
+member's endpoint is worker 0 behind a :class:`telemetry.pod.PodView`, so every series carries
+the ``worker`` label and the pod's own metrics are there too (a single process exports the
+same series without the label and without the pod's)."""
 
 from __future__ import annotations
 
@@ -16,11 +21,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from prometheus_client import CollectorRegistry
 
 from telemetry.codec import Encoder, LocalSchemaSource
 from telemetry.config import Config, KafkaConfig, MetricsConfig, ProcessingConfig, TopicsConfig
 from telemetry.http import MetricsServer
 from telemetry.member import Member
+from telemetry.pod import PodMetrics, PodView, WorkerEndpoint
 from telemetry.rules import ThresholdRule
 from telemetry.windows import Tumbling
 from tests.chart._promql import instantiate, usage
@@ -77,7 +84,11 @@ def processor(
     # As `telemetry run` does: on a fresh broker the transaction coordinator may still be
     # coming up, and a producer that cannot start yet makes the member rejoin.
     app = Member(config)
-    server = MetricsServer(app, config.metrics).start()
+    worker = MetricsServer(app, config.metrics).start()
+    pod_registry = CollectorRegistry()
+    PodMetrics(pod_registry, workers=1)
+    view = PodView(lambda: [WorkerEndpoint(0, worker.port)], registry=pod_registry)
+    server = MetricsServer(view, config.metrics).start()
     runner = threading.Thread(target=app.run, name="app")
     runner.start()
     stop = threading.Event()
@@ -114,6 +125,8 @@ def processor(
         app.request_drain()
         runner.join(60)
         server.stop()
+        view.close()
+        worker.stop()
 
 
 @pytest.fixture
@@ -173,6 +186,8 @@ def test_every_panel_query_returns_data_from_a_real_scrape(
     assert app.ready()
 
     exposition = _get(f"http://127.0.0.1:{server.port}/metrics")
+    assert 'telemetry_kafka_assigned_partitions{stage="source",worker="0"}' in exposition
+    assert _get(f"http://127.0.0.1:{server.port}/readyz") == "ready\n"
     check = subprocess.run(
         [find_tool("promtool"), "check", "metrics"],
         input=exposition,

@@ -9,6 +9,7 @@ import pytest
 from tests.chart._promql import usage
 from tests.chart.exported_metrics import (
     EXPORTED_METRICS,
+    POD_LABELS,
     PROMETHEUS_METRICS,
     STAGES,
     TARGET_LABELS,
@@ -35,16 +36,20 @@ def test_query_reads_only_exported_series_and_labels(where: str, expr: str) -> N
     unknown = used.metrics - names.keys() - PROMETHEUS_METRICS
     assert not unknown, f"{where}: not exported: {sorted(unknown)}"
     metrics = {names[name] for name in used.metrics if name in names}
-    known_labels = set(TARGET_LABELS)
+    known_labels = set(TARGET_LABELS | POD_LABELS)
     for metric in metrics:
         known_labels |= EXPORTED_METRICS[metric].labels
         if EXPORTED_METRICS[metric].kind == "histogram":
             known_labels.add("le")
     for matcher in used.matchers:
-        labels = TARGET_LABELS | (
-            EXPORTED_METRICS[names[matcher.metric]].labels
-            if matcher.metric in names
-            else known_labels
+        labels = (
+            TARGET_LABELS
+            | POD_LABELS
+            | (
+                EXPORTED_METRICS[names[matcher.metric]].labels
+                if matcher.metric in names
+                else known_labels
+            )
         )
         assert matcher.label in labels, f"{where}: {matcher.metric} has no label {matcher.label}"
         if matcher.label == "stage" and matcher.op == "=":

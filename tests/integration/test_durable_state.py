@@ -24,20 +24,14 @@ from telemetry.errors import StageError
 from telemetry.localkafka import LocalKafka
 from telemetry.rules import Alert, ThresholdState
 from tests.integration.conftest import PARTITIONS, ScenarioFactory
-from tests.integration.fleet_oracle import (
-    FleetShape,
-    Reading,
-    compare,
-    expected_alerts,
-    expected_rollups,
-    fleet,
-)
+from tests.integration.fleet_oracle import FleetShape, Reading, fleet
 from tests.integration.workers import (
     Feeder,
     Running,
     Worker,
+    assert_exact,
+    complete_outputs,
     logs_on_failure,
-    read_outputs,
     wait_for,
     worker_config,
 )
@@ -55,40 +49,7 @@ def scenario(make_scenario: ScenarioFactory) -> tuple[Path, str]:
 def _complete(
     bootstrap: str, prefix: str, readings: list[Reading], timeout: float
 ) -> dict[str, Any]:
-    """Read the outputs until every expected rollup and alert is there (or ``timeout``)."""
-    want_rollups = len(expected_rollups(readings))
-    want_alerts = len(expected_alerts(readings))
-    deadline = time.monotonic() + timeout
-    while True:
-        out = read_outputs(bootstrap, [f"{prefix}.rollups", f"{prefix}.alerts"], PARTITIONS)
-        rollups, alerts = out[f"{prefix}.rollups"], out[f"{prefix}.alerts"]
-        report = compare(rollups, alerts, readings)
-        done = (
-            report["missing_rollups_n"] == 0 and report["missing_alerts_n"] == 0
-        ) or time.monotonic() > deadline
-        if done:
-            report["rollups_read"] = len(rollups)
-            report["alerts_read"] = len(alerts)
-            assert report["expected_rollups"] == want_rollups
-            assert report["expected_alerts"] == want_alerts
-            return report
-        time.sleep(2.0)
-
-
-def _assert_exact(report: dict[str, Any]) -> None:
-    failures = {
-        k: report[k]
-        for k in (
-            "missing_rollups",
-            "unexpected_rollups",
-            "wrong_values",
-            "republished_differently",
-            "missing_alerts",
-            "unexpected_alerts",
-        )
-        if report[k]
-    }
-    assert not failures, failures
+    return complete_outputs(bootstrap, prefix, readings, PARTITIONS, timeout)
 
 
 def _both_assigned(a: Worker, b: Worker) -> bool:
@@ -118,7 +79,7 @@ def test_sigkill_of_one_of_two_workers_loses_and_changes_nothing(
     finally:
         b.stop()
         a.stop()
-    _assert_exact(report)
+    assert_exact(report)
     assert took_over < 6.0 + 10.0  # the session timeout, then a rebalance
 
 
@@ -145,7 +106,7 @@ def test_a_second_worker_joining_republishes_nothing_differently(
         if b is not None:
             b.stop()
         a.stop()
-    _assert_exact(report)
+    assert_exact(report)
 
 
 def test_a_frozen_worker_loses_its_partitions_and_publishes_nothing_wrong(
@@ -171,7 +132,7 @@ def test_a_frozen_worker_loses_its_partitions_and_publishes_nothing_wrong(
     finally:
         b.stop()
         a.stop()
-    _assert_exact(report)
+    assert_exact(report)
 
 
 def test_a_failure_inside_aggregation_is_escalated_and_counts_nothing_twice(
@@ -214,7 +175,7 @@ def test_a_failure_inside_aggregation_is_escalated_and_counts_nothing_twice(
     finally:
         second.drain()
     assert not second.failure, second.failure
-    _assert_exact(report)
+    assert_exact(report)
 
 
 def test_a_broker_restart_mid_stream_loses_and_changes_nothing(
@@ -250,7 +211,7 @@ def test_a_broker_restart_mid_stream_loses_and_changes_nothing(
                 f"broker restart: duplicates {report['duplicate_rollups']}, "
                 f"alerts {report['alerts_read']} of {report['expected_alerts']}"
             )
-            _assert_exact(report)
+            assert_exact(report)
     finally:
         b.stop()
         a.stop()

@@ -22,7 +22,15 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from telemetry.app import App
 from telemetry.codec import Encoder, LocalSchemaSource, RecordDecoder
-from tests.integration.fleet_oracle import LATENESS_MS, OVERHEAT, SILENT, Reading
+from tests.integration.fleet_oracle import (
+    LATENESS_MS,
+    OVERHEAT,
+    SILENT,
+    Reading,
+    compare,
+    expected_alerts,
+    expected_rollups,
+)
 
 TELEMETRY = [sys.executable, "-m", "telemetry", "run"]
 
@@ -97,6 +105,7 @@ class Worker:
     name: str
     config: Path
     env: dict[str, str] = field(default_factory=dict)
+    args: tuple[str, ...] = ()  # more `telemetry run` flags, e.g. ("--workers", "2")
     proc: subprocess.Popen[str] | None = None
     lines: list[dict[str, Any]] = field(default_factory=list)
     url: str | None = None
@@ -104,7 +113,7 @@ class Worker:
 
     def start(self) -> Worker:
         self.proc = subprocess.Popen(
-            [*TELEMETRY, "--config", str(self.config)],
+            [*TELEMETRY, "--config", str(self.config), *self.args],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
@@ -308,3 +317,44 @@ def read_outputs(
     finally:
         consumer.close()
     return out
+
+
+def complete_outputs(
+    bootstrap: str, prefix: str, readings: list[Reading], partitions: int, timeout: float
+) -> dict[str, Any]:
+    """Read the outputs until every expected rollup and alert is there (or ``timeout``); the
+    oracle's report (:func:`tests.integration.fleet_oracle.compare`)."""
+    want_rollups = len(expected_rollups(readings))
+    want_alerts = len(expected_alerts(readings))
+    deadline = time.monotonic() + timeout
+    while True:
+        out = read_outputs(bootstrap, [f"{prefix}.rollups", f"{prefix}.alerts"], partitions)
+        rollups, alerts = out[f"{prefix}.rollups"], out[f"{prefix}.alerts"]
+        report = compare(rollups, alerts, readings)
+        done = (
+            report["missing_rollups_n"] == 0 and report["missing_alerts_n"] == 0
+        ) or time.monotonic() > deadline
+        if done:
+            report["rollups_read"] = len(rollups)
+            report["alerts_read"] = len(alerts)
+            assert report["expected_rollups"] == want_rollups
+            assert report["expected_alerts"] == want_alerts
+            return report
+        time.sleep(2.0)
+
+
+def assert_exact(report: dict[str, Any]) -> None:
+    """Nothing missing, nothing unexpected, no wrong values; duplicates only identical ones."""
+    failures = {
+        k: report[k]
+        for k in (
+            "missing_rollups",
+            "unexpected_rollups",
+            "wrong_values",
+            "republished_differently",
+            "missing_alerts",
+            "unexpected_alerts",
+        )
+        if report[k]
+    }
+    assert not failures, failures

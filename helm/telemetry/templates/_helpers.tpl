@@ -89,6 +89,41 @@ Partitions of the readings topic: the upper bound for any replica count.
 {{- end }}
 
 {{/*
+The CPU request in millicores (resources.requests.cpu: "250m", "1.5", 2; 0 when unset).
+*/}}
+{{- define "telemetry.cpuRequestMillis" -}}
+{{- $cpu := toString (dig "requests" "cpu" "" (.Values.resources | default dict)) }}
+{{- if not $cpu }}0
+{{- else if hasSuffix "m" $cpu }}{{ trimSuffix "m" $cpu | int }}
+{{- else }}{{ mulf (float64 $cpu) 1000 | int }}
+{{- end }}
+{{- end }}
+
+{{/*
+Group members per pod (`telemetry run --workers`): an integer as given, or for "auto" the CPU
+request in whole cores, rounded down (a worker is one Python process, busy on one core), at
+least 1 and at most the partition count.
+*/}}
+{{- define "telemetry.workers" -}}
+{{- if eq (toString .Values.workers) "auto" }}
+{{- $cores := div (include "telemetry.cpuRequestMillis" . | int) 1000 }}
+{{- max 1 (min $cores (include "telemetry.partitions" . | int)) }}
+{{- else }}
+{{- int .Values.workers }}
+{{- end }}
+{{- end }}
+
+{{/*
+The most replicas an autoscaler may run: each pod holds telemetry.workers members, and a
+consumer group has at most one active member per partition (at least 1).
+*/}}
+{{- define "telemetry.maxReplicasFor" -}}
+{{- $partitions := include "telemetry.partitions" .context | int }}
+{{- $cap := max 1 (div $partitions (include "telemetry.workers" .context | int)) }}
+{{- min (int .max) $cap }}
+{{- end }}
+
+{{/*
 Checks that cannot be expressed in values.schema.json. Included by the Deployment.
 */}}
 {{- define "telemetry.validate" -}}
@@ -154,6 +189,9 @@ last changelog writes share it, even with the broker gone) and 5 s to exit. */}}
 {{- end }}
 {{- if and .Values.staticMembership.enabled (gt (include "telemetry.sessionTimeoutMs" . | int) 300000) }}
 {{- fail (printf "staticMembership.enabled needs config.processing.session_timeout_ms <= 300000 (5 minutes, the kubelet's longest crash-loop back-off), got %s: a deleted pod's partitions wait that long before they move, and a crash-looping pod would keep its partitions" (include "telemetry.sessionTimeoutMs" .)) }}
+{{- end }}
+{{- if gt (include "telemetry.workers" . | int) (include "telemetry.partitions" . | int) }}
+{{- fail (printf "workers (%s) must not exceed config.topics.partitions (%s): a consumer group has at most one active member per partition, so the other workers would sit idle" (include "telemetry.workers" .) (include "telemetry.partitions" .)) }}
 {{- end }}
 {{- if and .Values.podDisruptionBudget.enabled (not (kindIs "invalid" .Values.podDisruptionBudget.minAvailable)) (not (kindIs "invalid" .Values.podDisruptionBudget.maxUnavailable)) }}
 {{- fail "podDisruptionBudget: set only one of minAvailable and maxUnavailable" }}

@@ -47,6 +47,31 @@ def test_config_error_is_one_line_exit_2(
     )
 
 
+@pytest.mark.parametrize("flag", ["0", "-2", "auto", "1.5"])
+def test_bad_workers_flag_is_one_line_exit_2(
+    flag: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "ok.yaml"
+    config.write_text("kafka: {bootstrap_servers: '127.0.0.1:1'}\n")
+    assert main(["run", "--config", str(config), "--workers", flag]) == 2
+    assert capsys.readouterr().err == (
+        "telemetry: config error: --workers: must be an integer >= 1 (one group member per "
+        f"worker process), got {flag!r}\n"
+    )
+
+
+def test_bad_workers_key_is_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("processing: {workers: 0}\n")
+    assert main(["run", "--config", str(config)]) == 2
+    assert capsys.readouterr().err == (
+        "telemetry: config error: processing.workers: must be an integer >= 1 (one group "
+        "member per worker process), got 0\n"
+    )
+
+
 def test_bad_simulator_flag_is_a_config_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["simulate", "--late-fraction", "2"]) == 2
     assert capsys.readouterr().err == (

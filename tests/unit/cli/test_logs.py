@@ -68,3 +68,14 @@ def test_configuring_twice_replaces_the_handler() -> None:
     logging.getLogger("telemetry.w").info("once")
     assert first.getvalue() == ""
     assert "once" in second.getvalue()
+
+
+def test_a_workers_lines_carry_its_index() -> None:
+    stream = io.StringIO()
+    configure_logging(LogConfig(format="json"), stream, worker=1)
+    logging.getLogger("telemetry.v").info("assigned")
+    assert json.loads(stream.getvalue())["worker"] == 1
+    text = Tty()
+    configure_logging(LogConfig(), text, worker=2)
+    logging.getLogger("telemetry.v").warning("careful")
+    assert text.getvalue().strip().endswith("WARNING [worker 2] telemetry.v: careful")

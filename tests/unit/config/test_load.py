@@ -191,10 +191,23 @@ def test_full_file(tmp_path: Path) -> None:
         ),
         ("[1, 2]", "expected a mapping of sections at the top, got a list"),
         ("kafka: {a: [}", "line 1"),
+        (
+            "processing: {workers: 0}",
+            "processing.workers: must be an integer >= 1 (one group member per worker process)",
+        ),
+        ("processing: {workers: auto}", "processing.workers: expected an integer, got a string"),
+        ("processing: {workers: 1.5}", "processing.workers: expected an integer, got a number"),
     ],
 )
 def test_bad_config_names_the_key(tmp_path: Path, text: str, expected: str) -> None:
     assert expected in error_of(write(tmp_path, text))
+
+
+def test_workers_from_the_file_and_the_environment(tmp_path: Path) -> None:
+    assert load_config(None, {}).processing.workers == 1
+    path = write(tmp_path, "processing: {workers: 4}")
+    assert load_config(path, {}).processing.workers == 4
+    assert load_config(path, {"TELEMETRY_PROCESSING__WORKERS": "2"}).processing.workers == 2
 
 
 def test_missing_file(tmp_path: Path) -> None:
@@ -251,6 +264,11 @@ def test_env_overrides_with_coercion(tmp_path: Path) -> None:
             {"TELEMETRY_PROCESSING__WINDOWS": "[{kind: "},
             "processing.windows (from TELEMETRY_PROCESSING__WINDOWS): not valid YAML/JSON",
         ),
+        (
+            {"TELEMETRY_PROCESSING__WORKERS": "auto"},
+            "processing.workers (from TELEMETRY_PROCESSING__WORKERS): expected an integer",
+        ),
+        ({"TELEMETRY_PROCESSING__WORKERS": "-1"}, "processing.workers: must be an integer >= 1"),
     ],
 )
 def test_bad_env_names_the_variable_or_key(env: dict[str, str], expected: str) -> None:
