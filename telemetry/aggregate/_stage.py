@@ -179,13 +179,12 @@ class Aggregate(Processor[DecodeEvent, Output]):
             start = 0
             n = len(readings)
             while start < n:
-                tracker = readings[start][0]
+                tracker = cast(PartitionOffsets, readings[start][0])
                 end = start + 1
                 while end < n and readings[end][0] is tracker:
                     end += 1
-                cast(PartitionOffsets, tracker).release_all(
-                    [readings[i][1] for i in range(start, end)]
-                )
+                if not tracker.checkpointed:  # with a changelog nothing is held per reading
+                    tracker.release_all([readings[i][1] for i in range(start, end)])
                 start = end
         return outputs
 

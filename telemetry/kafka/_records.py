@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Final
 
 from confluent_kafka import Message
@@ -11,15 +12,20 @@ from telemetry.kafka._offsets import PartitionOffsets
 Headers = list[tuple[str, str | bytes | None]]
 
 
-class Record:
-    """A consumed message with the offset tracker of its partition (its generation)."""
+class Record(tuple[Message, PartitionOffsets, int]):
+    """A consumed message with the offset tracker of its partition (its generation).
 
-    __slots__ = ("message", "offset", "offsets")
+    A tuple, so that the source builds one per message with ``tuple.__new__`` in C rather
+    than through a Python ``__init__``."""
 
-    def __init__(self, message: Message, offsets: PartitionOffsets, offset: int) -> None:
-        self.message = message
-        self.offsets = offsets
-        self.offset = offset
+    __slots__ = ()
+
+    def __new__(cls, message: Message, offsets: PartitionOffsets, offset: int) -> Record:
+        return tuple.__new__(cls, (message, offsets, offset))
+
+    message = property(itemgetter(0), doc="The consumed message.")
+    offsets = property(itemgetter(1), doc="Offset tracker of its partition (generation).")
+    offset = property(itemgetter(2), doc="Its offset (read once from the message).")
 
     def __repr__(self) -> str:
         return f"Record({self.offsets.topic}[{self.offsets.partition}]@{self.offset})"

@@ -199,6 +199,7 @@ class KafkaSource(Source[Record]):
         taken = [popleft() for _ in range(n)]
         records: list[Record] = []
         append = records.append
+        new = tuple.__new__
         partitions = self.partitions
         tracker: PartitionOffsets | None = None
         offsets: list[int] = []
@@ -219,7 +220,7 @@ class KafkaSource(Source[Record]):
                 continue
             offset: int = message.offset()  # type: ignore[assignment]
             offsets.append(offset)
-            append(Record(message, tracker, offset))
+            append(new(Record, (message, tracker, offset)))
         if offsets and tracker is not None:
             tracker.emit(offsets)
         return records
