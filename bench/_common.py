@@ -79,6 +79,21 @@ def proc_stat(pid: int) -> ProcStat:
     return ProcStat(cpu, _kb(status, "VmRSS") / 1024, _kb(status, "VmHWM") / 1024)
 
 
+def tree_stat(pid: int) -> ProcStat:
+    """:func:`proc_stat` summed over ``pid`` and its live descendants (a pod's workers)."""
+    total = proc_stat(pid)
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    for child in children.read_text().split() if children.exists() else ():
+        try:
+            sub = tree_stat(int(child))
+        except OSError:  # exited meanwhile
+            continue
+        total = ProcStat(
+            total.cpu_s + sub.cpu_s, total.rss_mb + sub.rss_mb, total.hwm_mb + sub.hwm_mb
+        )
+    return total
+
+
 def _kb(status: str, name: str) -> int:
     match = re.search(rf"^{name}:\s+(\d+) kB", status, re.MULTILINE)
     return int(match.group(1)) if match else 0

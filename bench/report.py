@@ -16,9 +16,15 @@ W1_KINDS = (
     "telemetry",
     "telemetry-nochangelog",
     "telemetry-exactly-once",
+    "telemetry-2-workers",
 )
 CHANGELOG_COST_TARGET = 0.10
 """Issue 12: the changelog costs at most 10% of W1's throughput."""
+
+
+def _cpu_per_million(w1: dict[str, Any], kind: str) -> str:
+    per_run = w1["workload"]["readings"] / 1e6
+    return f"{w1[kind]['cpu_s']['median'] / per_run:.1f}"
 
 
 def _load(name: str) -> dict[str, Any] | None:
@@ -77,6 +83,17 @@ def table() -> str:
                     "exactly-once / at-least-once (telemetry-exactly-once / telemetry):"
                     f" **{w1['exactly_once_ratio']:.2f}**"
                     f" ({_rounds(w1['exactly_once_ratios_per_round'])})"
+                ),
+            ]
+        if "two_workers_ratio" in w1:
+            lines += [
+                "",
+                (
+                    "2 workers / 1 (telemetry-2-workers / telemetry):"
+                    f" **{w1['two_workers_ratio']:.2f}**"
+                    f" ({_rounds(w1['two_workers_ratios_per_round'])}); CPU s per million"
+                    f" readings: {_cpu_per_million(w1, 'telemetry')} with 1,"
+                    f" {_cpu_per_million(w1, 'telemetry-2-workers')} with 2"
                 ),
             ]
         lines.append("")

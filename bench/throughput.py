@@ -5,7 +5,9 @@ Five kinds per round, interleaved: ``baseline`` (the bare loop a user writes by 
 outputs, the full accumulator, offset holds; ``bench/baseline_equal.py``); ``telemetry`` (the
 default configuration: the state changelog on, so its checkpoints are part of the measured work);
 ``telemetry-nochangelog`` (the same configuration with ``processing.changelog: false``) and
-``telemetry-exactly-once`` (the default with ``processing.guarantee: exactly_once``). The
+``telemetry-exactly-once`` (the default with ``processing.guarantee: exactly_once``);
+``telemetry-2-workers`` (the default with ``processing.workers: 2``: CPU seconds and peak RSS are
+summed over the pod's processes). The
 changelog's cost is the ratio of ``telemetry`` to ``telemetry-nochangelog`` in the same round,
 exactly-once's the ratio of ``telemetry-exactly-once`` to ``telemetry``.
 """
@@ -19,7 +21,7 @@ import threading
 import time
 from typing import Any
 
-from bench._common import create_topics, metric, proc_stat, scrape
+from bench._common import create_topics, metric, scrape, tree_stat
 from bench._proc import (
     PYTHON,
     TELEMETRY,
@@ -37,7 +39,8 @@ W1_TOPIC = "bench.w1"
 BASELINE, TELEMETRY_KIND, NO_CHANGELOG = "baseline", "telemetry", "telemetry-nochangelog"
 EXACTLY_ONCE = "telemetry-exactly-once"
 EQUAL_WORK = "baseline-equal"
-KINDS = (BASELINE, EQUAL_WORK, TELEMETRY_KIND, NO_CHANGELOG, EXACTLY_ONCE)
+TWO_WORKERS = "telemetry-2-workers"
+KINDS = (BASELINE, EQUAL_WORK, TELEMETRY_KIND, NO_CHANGELOG, EXACTLY_ONCE, TWO_WORKERS)
 LOOPS = {BASELINE: "bench.baseline", EQUAL_WORK: "bench.baseline_equal"}
 """Run in this order in every round."""
 CHANGELOG_BYTES = "telemetry_state_changelog_bytes_total"
@@ -45,6 +48,12 @@ CHANGELOG_RECORDS = "telemetry_state_changelog_records_total"
 RUN_TIMEOUT_S = 900.0
 LINGER_S = 1.0
 """After the last expected output: keep watching this long for duplicates before stopping."""
+
+
+_PROCESSING: dict[str, dict[str, object]] = {
+    EXACTLY_ONCE: {"guarantee": "exactly_once"},
+    TWO_WORKERS: {"workers": 2},
+}
 
 
 def _baseline_start(process: subprocess.Popen[str]) -> float:
@@ -82,18 +91,18 @@ def run_once(bootstrap: str, kind: str, expected: Expected, index: int) -> dict[
             W1_TOPIC,
             out,
             changelog=kind != NO_CHANGELOG,
-            processing={"guarantee": "exactly_once"} if kind == EXACTLY_ONCE else None,
+            processing=_PROCESSING.get(kind),
         )
         process = start([TELEMETRY, "run", "--config", str(config)], log)
     samples: dict[str, float] = {}
     try:
         began = _baseline_start(process) if config is None else first_consumed(process, port)
-        at_start = proc_stat(process.pid)
+        at_start = tree_stat(process.pid)
         deadline = began + RUN_TIMEOUT_S
         while not observer.done.wait(0.05):
             if process.poll() is not None or time.monotonic() > deadline:
                 break
-        at_end = proc_stat(process.pid) if process.poll() is None else at_start
+        at_end = tree_stat(process.pid) if process.poll() is None else at_start
         finished = observer.done.is_set()
         if kind == TELEMETRY_KIND and process.poll() is None:
             samples = scrape(port, 5.0)  # the changelog written up to the last output
@@ -191,6 +200,7 @@ def run(bootstrap: str, expected: Expected, runs: int) -> dict[str, Any]:
     t = summaries[TELEMETRY_KIND]["events_per_s"]["median"]
     off = summaries[NO_CHANGELOG]["events_per_s"]["median"]
     eos = summaries[EXACTLY_ONCE]["events_per_s"]["median"]
+    two = summaries[TWO_WORKERS]["events_per_s"]["median"]
     changelog_ratio = t / off if off else 0.0
     return {
         "workload": {
@@ -211,4 +221,6 @@ def run(bootstrap: str, expected: Expected, runs: int) -> dict[str, Any]:
         # Exactly-once against at-least-once (both with the changelog), same rounds.
         "exactly_once_ratio": eos / t if t else 0.0,
         "exactly_once_ratios_per_round": _ratios(results[EXACTLY_ONCE], results[TELEMETRY_KIND]),
+        "two_workers_ratio": two / t if t else 0.0,
+        "two_workers_ratios_per_round": _ratios(results[TWO_WORKERS], results[TELEMETRY_KIND]),
     }

@@ -35,6 +35,7 @@ RATES = {
     "telemetry": 150_000.0,
     "telemetry-nochangelog": 160_000.0,
     "telemetry-exactly-once": 120_000.0,
+    "telemetry-2-workers": 225_000.0,
 }
 
 
@@ -65,6 +66,7 @@ def test_w1_rounds_run_every_kind_interleaved_and_report_the_changelog_cost(
     assert result["telemetry"]["changelog"]["bytes_per_s"]["median"] == 2.5e5
     assert "changelog" not in result["telemetry-nochangelog"]
     assert result["exactly_once_ratio"] == pytest.approx(120_500 / 150_500)
+    assert result["two_workers_ratio"] == pytest.approx(225_500 / 150_500)
     assert result["exactly_once_ratios_per_round"] == pytest.approx(
         [120_000 / 150_000, 121_000 / 151_000]
     )
@@ -107,6 +109,8 @@ def test_the_table_shows_the_changelog_figures_and_the_restore(
     assert "target under 5 s: met" in text
     assert "| telemetry-exactly-once | 120,000 (120,000 - 120,000) |" in text
     assert "exactly-once / at-least-once (telemetry-exactly-once / telemetry): **0.80**" in text
+    assert "2 workers / 1 (telemetry-2-workers / telemetry): **1.50**" in text
+    assert "CPU s per million readings: 5.0 with 1, 5.0 with 2" in text
 
 
 def test_each_latency_variant_gets_its_row_with_its_command(
@@ -128,7 +132,9 @@ def test_w1_results_from_before_the_changelog_still_render(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     kinds = {k: throughput.summarize([fake_run("baseline", RATES[k])]) for k in RATES}
-    del kinds["telemetry-nochangelog"], kinds["telemetry-exactly-once"], kinds["baseline-equal"]
+    for newer in ("telemetry-nochangelog", "telemetry-exactly-once", "baseline-equal"):
+        del kinds[newer]
+    del kinds["telemetry-2-workers"]
     _save(tmp_path, "w1", {**kinds, "ratio": 0.75, "ratios_per_round": [0.75]})
     monkeypatch.setattr(report, "RESULTS", tmp_path)
     text = report.table()
@@ -137,3 +143,4 @@ def test_w1_results_from_before_the_changelog_still_render(
     assert "on / off" not in text
     assert "exactly-once" not in text
     assert "equal-work" not in text
+    assert "workers" not in text
