@@ -47,6 +47,9 @@ from telemetry.windows._accumulator import WIDE  # the loop below inlines Accumu
 _NEVER = -(2**62)
 _FOREVER = 2**62
 
+SAVE_COST = 3
+"""Close budget one checkpoint save of a key takes: encoding a key costs about three closes."""
+
 
 def _unset(key: _Key) -> None:
     raise RuntimeError(f"no checkpoint saves {key.device}/{key.sensor}")
@@ -591,7 +594,9 @@ class PartitionState:
     ) -> int | None:
         """Emit and forget the windows the watermark has passed, at most ``budget`` of them
         (None: all). Returns the budget left (None when unlimited); windows beyond it stay
-        open, holding their offsets, until a later call closes them."""
+        open, holding their offsets, until a later call closes them. A key a checkpoint has
+        not saved yet is encoded first, at :data:`SAVE_COST` closes: a close burst right after a
+        cut must not encode every key of the partition in one pass."""
         wm = self.clock - self.lateness
         p = self.partition
         dirty = self.dirty.add
@@ -611,6 +616,8 @@ class PartitionState:
                     key, s = bucket.pop()
                     if key.snap:
                         self.save(key)
+                        if budget is not None:
+                            budget -= SAVE_COST
                     acc = key.wins[index].pop(s)
                     dirty(key)
                     rollup = acc.rollup(key.device, key.sensor, kind, s, e)
@@ -634,11 +641,13 @@ class PartitionState:
                     continue
                 if key.snap:
                     self.save(key)
+                    if budget is not None:
+                        budget -= SAVE_COST
                 key.sessions[ss.index].remove(acc)
                 dirty(key)
                 rollup = acc.rollup(key.device, key.sensor, "SESSION", acc.fts, acc.lts + 1)
                 out.append(Emitted(ROLLUP, p, acc.offset, rollup))
-        return budget
+        return budget if budget is None or budget > 0 else 0
 
     # -- offsets -----------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from telemetry.aggregate import Aggregator, Checkpointer, Event
+from telemetry.aggregate._partition import SAVE_COST
 from telemetry.aggregate._snapshot import MARKER_KEY, decode, delta
 from telemetry.kafka import PartitionOffsets
 from telemetry.kafka._changelog import ChangelogRecord, Latest
@@ -64,6 +65,15 @@ class MemoryWriter:
             if key == MARKER_KEY and value is not None
         ]
 
+    def partition_markers(self) -> list[tuple[int, int]]:
+        """(partition, offset covered) of every marker written, in write order."""
+        return [
+            (partition, decode(value)[0])
+            for partition, records in self.written
+            for key, value, _ in records
+            if key == MARKER_KEY and value is not None
+        ]
+
 
 RULES = (SilentRule(name="quiet", sensor="s", after_ms=5_000),)
 
@@ -72,6 +82,7 @@ def setup(
     rules: tuple[Rule, ...] = (),
     ttl_ms: int | None = None,
     windows: tuple[WindowSpec, ...] = (Tumbling(1_000),),
+    close_budget: int = 250,
 ) -> tuple[Checkpointer, MemoryWriter, Aggregator, PartitionOffsets]:
     writer = MemoryWriter()
 
@@ -86,7 +97,7 @@ def setup(
         registry=CollectorRegistry(),
     )
     checkpointer.start()
-    agg = Aggregator(windows=windows, rules=rules, clock=FakeClock())
+    agg = Aggregator(windows=windows, rules=rules, clock=FakeClock(), close_budget=close_budget)
     tracker = PartitionOffsets("readings", 0)
     agg.open_partition(tracker)
     state = agg.state(tracker)
@@ -215,7 +226,9 @@ def test_a_checkpoint_saves_the_state_at_its_cut_while_input_goes_on(
 def test_keys_expire_while_a_checkpoint_waits_for_a_slow_sink() -> None:
     """The TTL does not wait for the next cut: keys are evicted at every due time, and their
     tombstones go with the cut that the delivered outputs finally allow."""
-    checkpointer, writer, agg, tracker = setup(ttl_ms=10_000)
+    # Every window closes in one pass: a key still unsaved by the cut costs SAVE_COST of the
+    # close budget, and a window left open would keep its key from expiring.
+    checkpointer, writer, agg, tracker = setup(ttl_ms=10_000, close_budget=100 * (1 + SAVE_COST))
     agg.process([(tracker, i, reading(f"once-{i}", "s", T0 + i, 1.0, 0)) for i in range(100)])
     held = checkpointer.ack(tracker)
     assert held is not None
@@ -240,3 +253,27 @@ def test_keys_expire_while_a_checkpoint_waits_for_a_slow_sink() -> None:
     assert writer.markers() == [100, 101]
     tombstones = [key for key, value, _ in writer.written[1][1] if value is None]
     assert len(tombstones) == 100
+
+
+def test_partitions_take_turns_to_cut_once_per_interval() -> None:
+    """Cuts are spread over the interval, one partition at a time, so the keys a cut marks
+    (each encoded before its next change) are never the whole state at once."""
+    checkpointer, writer, agg, first = setup()
+    second = PartitionOffsets("readings", 1)
+    agg.open_partition(second)
+    state = agg.state(second)
+    assert state is not None
+    checkpointer.restore([(second, state)])
+    feed(agg, first, range(10))
+    feed(agg, second, range(20))
+    checkpointer.poll(LATER)  # the first partition's turn
+    checkpointer.poll(LATER + 0.1)  # written (encoded the pass after its cut); no other cut
+    assert writer.partition_markers() == [(0, 10)]
+    checkpointer.poll(LATER + 0.5)  # the second one's turn, interval / 2 partitions later
+    checkpointer.poll(LATER + 0.6)
+    assert writer.partition_markers() == [(0, 10), (1, 20)]
+    feed(agg, first, range(10, 15))
+    feed(agg, second, range(20, 25))
+    checkpointer.poll(LATER + 1.0)  # the first one's again: each is cut once per interval
+    checkpointer.poll(LATER + 1.1)
+    assert writer.partition_markers() == [(0, 10), (1, 20), (0, 15)]
