@@ -15,7 +15,7 @@ import struct
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from confluent_kafka import Producer
@@ -54,8 +54,10 @@ def run(
     *,
     changelog: bool = True,
     processing: Mapping[str, object] | None = None,
+    launcher: Sequence[str] = (TELEMETRY,),
 ) -> dict[str, Any]:
     # ``processing``: more processing keys (e.g. exactly-once and its commit interval).
+    # ``launcher``: the command that takes ``run --config <file>`` (bench.tail instruments it).
     readings = f"bench.latency.{uuid.uuid4().hex[:8]}"
     out = Outputs("latency")
     create_topics(bootstrap, readings, *out.topics)
@@ -64,7 +66,7 @@ def run(
     )
     observer = Observer(bootstrap, out.rollups, out.alerts, None)
     observer.start()
-    process = start([TELEMETRY, "run", "--config", str(config)], "latency-telemetry.log")
+    process = start([*launcher, "run", "--config", str(config)], "latency-telemetry.log")
     sent: dict[tuple[str, str, str, int], float] = {}
     progress = [0]
     backlog: list[float] = []
