@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Hashable, Iterable
 
 from telemetry.aggregate._events import Emitted, Event
-from telemetry.aggregate._partition import PartitionState
+from telemetry.aggregate._partition import SAVE_COST, PartitionState
 from telemetry.errors import ConfigError
 from telemetry.rules import Rule
 from telemetry.stages import Dispatcher, Processor, Supervision
@@ -80,7 +80,7 @@ class Aggregator(Processor[Event, Emitted]):
         self._parts: dict[Hashable, PartitionState] = {}
         self.close_budget = close_budget
         # Windows a reading can open: a hopping spec opens size / advance of them at once.
-        self._opens_per_reading = sum(
+        self._close_cost_per_reading = SAVE_COST + sum(
             -(-w.size_ms // w.advance_ms) if isinstance(w, Hopping) else 1 for w in self.windows
         )
         self.unassigned_total = 0
@@ -153,9 +153,10 @@ class Aggregator(Processor[Event, Emitted]):
         ahead = self.max_clock_ahead_ms
         front_limit = _FOREVER if ahead is None else int(self._wall() * 1000) + ahead
         parts = self._parts
-        # At least as many windows closed as the readings could open: closing never falls
-        # behind input, not even when every reading is a new device's first.
-        budget: int | None = max(self.close_budget, n * self._opens_per_reading)
+        # At least as many windows closed as the readings could open, and one checkpoint save
+        # of a key each (a reading touches one key): closing never falls behind input, not
+        # even when every reading is a new device's first.
+        budget: int | None = max(self.close_budget, n * self._close_cost_per_reading)
         i = 0
         while i < n:
             p = events[i][0]

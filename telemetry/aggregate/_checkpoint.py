@@ -293,10 +293,13 @@ class Checkpointer:
         budget = SAVE_BUDGET
         for chain in chains:
             budget = chain.save_some(budget)
-            if chain is turn:
-                chain.due = True
-                if chain.pending and self.ttl_ms is not None:
-                    # The cut waits (a slow sink): the TTL does not.
+            if turn is not None:
+                chain.due = chain.due or chain is turn
+                if self.ttl_ms is not None:
+                    # Every partition at every turn, not only at its own cut: memory follows
+                    # the TTL within interval / partitions, and a cut that waits for a slow
+                    # sink does not hold the TTL up. Cheap: the TTL buckets make it
+                    # proportional to the keys that changed or expired.
                     self.metrics.evicted.inc(chain.state.expire(self.ttl_ms))
             if chain.writable():
                 self._write_ready(chain)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from telemetry.aggregate import Aggregator, Checkpointer, Event
+from telemetry.aggregate import ROLLUP, Aggregator, Checkpointer, Event
 from telemetry.aggregate._partition import SAVE_COST
 from telemetry.aggregate._snapshot import MARKER_KEY, decode, delta
 from telemetry.kafka import PartitionOffsets
@@ -277,3 +277,38 @@ def test_partitions_take_turns_to_cut_once_per_interval() -> None:
     checkpointer.poll(LATER + 1.0)  # the first one's again: each is cut once per interval
     checkpointer.poll(LATER + 1.1)
     assert writer.partition_markers() == [(0, 10), (1, 20), (0, 15)]
+
+
+def test_keys_expire_in_every_partition_at_every_turn() -> None:
+    """Memory follows the TTL within interval / partitions: a partition's expired keys go at
+    the next turn of any partition, not only at its own cut."""
+    checkpointer, _, agg, first = setup(ttl_ms=10_000, close_budget=1_000)
+    second = PartitionOffsets("readings", 1)
+    agg.open_partition(second)
+    state = agg.state(second)
+    assert state is not None
+    checkpointer.restore([(second, state)])
+    agg.process([(second, i, reading(f"once-{i}", "s", T0 + i, 1.0, 0)) for i in range(50)])
+    checkpointer.poll(LATER)  # the first partition's turn
+    checkpointer.poll(LATER + 0.5)  # the second's, cutting its keys
+    checkpointer.poll(LATER + 0.6)  # and saving them
+    agg.process([(second, 50, reading("late-comer", "s", T0 + 30_000, 1.0, 0))])
+    checkpointer.poll(LATER + 1.0)  # the first partition's turn again, not the second's
+    assert set(state.keys) == {("late-comer", "s")}
+    del first
+
+
+def test_closing_keeps_up_when_every_closed_key_waits_for_its_checkpoint_save() -> None:
+    """A pass closes as many windows as its readings could open even when each closed key is
+    still unsaved by a cut (and costs SAVE_COST): one-shot devices do not pile up."""
+    checkpointer, _, agg, tracker = setup(close_budget=1)
+    agg.process([(tracker, i, reading(f"once-{i}", "s", T0 + i, 1.0, 0)) for i in range(100)])
+    checkpointer.poll(LATER)  # the cut marks all 100 keys, none encoded yet
+    state = agg.state(tracker)
+    assert state is not None
+    assert sum(key.snap for key in state.keys.values()) == 100
+    later = [
+        (tracker, 100 + i, reading(f"next-{i}", "s", T0 + 5_000 + i, 1.0, 0)) for i in range(100)
+    ]
+    out = agg.process(later)
+    assert len([e for e in out if e.kind == ROLLUP]) == 100
