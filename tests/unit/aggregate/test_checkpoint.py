@@ -307,7 +307,7 @@ def test_closing_keeps_up_when_every_closed_key_waits_for_its_checkpoint_save() 
     state = agg.state(tracker)
     assert state is not None
     assert sum(key.snap for key in state.keys.values()) == 100
-    later = [
+    later: list[Event] = [
         (tracker, 100 + i, reading(f"next-{i}", "s", T0 + 5_000 + i, 1.0, 0)) for i in range(100)
     ]
     out = agg.process(later)
