@@ -80,9 +80,6 @@ class Aggregator(Processor[Event, Emitted]):
         self._parts: dict[Hashable, PartitionState] = {}
         self.close_budget = close_budget
         # Windows a reading can open: a hopping spec opens size / advance of them at once.
-        self._close_cost_per_reading = SAVE_COST + sum(
-            -(-w.size_ms // w.advance_ms) if isinstance(w, Hopping) else 1 for w in self.windows
-        )
         self.unassigned_total = 0
         self._late_closed = 0  # late readings of partitions closed since
 
@@ -153,10 +150,6 @@ class Aggregator(Processor[Event, Emitted]):
         ahead = self.max_clock_ahead_ms
         front_limit = _FOREVER if ahead is None else int(self._wall() * 1000) + ahead
         parts = self._parts
-        # At least as many windows closed as the readings could open, and one checkpoint save
-        # of a key each (a reading touches one key): closing never falls behind input, not
-        # even when every reading is a new device's first.
-        budget: int | None = max(self.close_budget, n * self._close_cost_per_reading)
         i = 0
         while i < n:
             p = events[i][0]
@@ -170,7 +163,15 @@ class Aggregator(Processor[Event, Emitted]):
                 continue
             i = state.feed(events, i, now, out, front_limit)
         # Closing is spread over passes: a burst of thousands of windows ending together must
-        # not stall the readings (and their alerts) behind it.
+        # not stall the readings (and their alerts) behind it. Each window the pass opened buys
+        # its own close and one checkpoint save of its key, so closing keeps up with input (one
+        # -shot devices too) while a pass that opens little closes little: paced by the number
+        # of readings instead, a slow pass would make the next one bigger and slower still.
+        opened = 0
+        for state in parts.values():
+            opened += state.opened
+            state.opened = 0
+        budget: int | None = max(self.close_budget, opened * (1 + SAVE_COST))
         for state in parts.values():
             budget = state.close(out, budget)
             if budget == 0:

@@ -180,6 +180,9 @@ class PartitionState:
         self._seq = count()
         self.late_total = 0
         self.readings_total = 0
+        # Windows opened since the aggregator last read it: what paces closing (see
+        # Aggregator.process), counted per open, not per reading.
+        self.opened = 0
         # Durable state (see telemetry.aggregate._checkpoint): the next input offset not yet
         # applied, the keys changed since the last checkpoint, and the restore's replay bound.
         self.position: int | None = None
@@ -291,6 +294,7 @@ class PartitionState:
                 if target is None:
                     sketch = DDSketch(self.accuracy) if ss.percentiles else None
                     acc = Accumulator(ts, value, offset, arrival, sketch)
+                    self.opened += 1
                     open_.append(acc)
                     heappush(ss.heap, (ts + gap, next(self._seq), key, acc))
                 elif merged:
@@ -423,6 +427,7 @@ class PartitionState:
         offset: int,
         arrival: int,
     ) -> None:
+        self.opened += 1
         sketch = DDSketch(self.accuracy) if fx.percentiles else None
         key.wins[fx.index][start] = Accumulator(ts, value, offset, arrival, sketch)
         bucket = fx.ends.get(end)
