@@ -116,8 +116,8 @@ def test_full_file(tmp_path: Path) -> None:
         ("processing: {windows: [5]}", "processing.windows[0]: expected a mapping with a 'kind'"),
         ("processing: {windows: [{size_ms: 5}]}", "processing.windows[0].kind: missing"),
         (
-            "processing: {windows: [{kind: sliding, size_ms: 5}]}",
-            "processing.windows[0].kind: unknown window kind 'sliding'",
+            "processing: {windows: [{kind: rolling, size_ms: 5}]}",
+            "processing.windows[0].kind: unknown window kind 'rolling'",
         ),
         (
             "processing: {windows: [{kind: tumbling}]}",
