@@ -14,6 +14,10 @@ still joins the windows of other specs (and other hops) that are open. For sessi
 dropped when ``ts < watermark``: an older reading could bridge a session already emitted. A reading
 dropped from at least one window is emitted once as ``late``.
 
+Plug-in window kinds (any spec but tumbling, hopping, session: see
+:class:`telemetry.windows.WindowRuntime`) are fed after the built-in ones, decide their own
+lateness, and close after them in each pass, under the same budget.
+
 Duplicates (same device, sensor, seq, ts) are ordinary readings: counted in windows and seen by
 rules (deduplicating would need per-key seq memory; the pipeline is at-least-once anyway).
 
