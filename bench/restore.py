@@ -141,7 +141,10 @@ def _acc(acc: Accumulator) -> tuple[Any, ...]:
 def _key(key: _Key) -> tuple[Any, ...]:
     windows = [{start: _acc(acc) for start, acc in wins.items()} for wins in key.wins]
     sessions = [[_acc(acc) for acc in open_] for open_ in key.sessions]
-    rules = [(type(rs).__name__, rs.rule.name, rs.raised, rs.streak) for rs in key.rules]
+    rules = [
+        (type(rs).__name__, rs.rule.name, rs.raised, getattr(rs, "streak", None))
+        for rs in key.rules
+    ]
     return key.last_ts, windows, sessions, rules
 
 

@@ -10,7 +10,7 @@ from telemetry.aggregate._partition import SAVE_COST, PartitionState
 from telemetry.errors import ConfigError
 from telemetry.rules import Rule
 from telemetry.stages import Dispatcher, Processor, Supervision
-from telemetry.windows import DEFAULT_RELATIVE_ACCURACY, Hopping, Session, Tumbling, WindowSpec
+from telemetry.windows import DEFAULT_RELATIVE_ACCURACY, WindowSpec
 
 _FOREVER = 2**62
 
@@ -198,15 +198,19 @@ class Aggregator(Processor[Event, Emitted]):
 
 
 def _check_windows(windows: tuple[WindowSpec, ...]) -> None:
-    """A rollup's identity is (device, sensor, window start, window size): two tumbling/hopping
-    specs of one size would emit colliding identities, so sizes must differ, and there is at most
-    one session spec. (A session can still coincide with a fixed window of the same start and
-    size: consumers that upsert should add ``window_kind`` to the key.)"""
+    """A rollup's identity is (device, sensor, window start, window size): two specs of fixed
+    size (tumbling, hopping, sliding) with one size would emit colliding identities, so sizes
+    must differ, and there is at most one spec of varying size (session). (A session can still
+    coincide with a fixed window of the same start and size: consumers that upsert should add
+    ``window_kind`` to the key.) Spec ids name windows in the changelog: they must differ."""
     if not windows:
         raise ConfigError("the aggregator needs at least one window spec")
-    sizes = [w.size_ms for w in windows if isinstance(w, Tumbling | Hopping)]
-    gaps = [w.gap_ms for w in windows if isinstance(w, Session)]
+    sizes = [w.extent_ms for w in windows if w.fixed_size]
+    varying = [w for w in windows if not w.fixed_size]
     if len(set(sizes)) != len(sizes):
-        raise ConfigError(f"tumbling/hopping window sizes must be distinct, got {sizes}")
-    if len(gaps) > 1:  # sessions of two gaps can have equal start and size
-        raise ConfigError(f"at most one session window spec, got gaps {gaps}")
+        raise ConfigError(f"tumbling/hopping/sliding window sizes must be distinct, got {sizes}")
+    if len(varying) > 1:  # sessions of two gaps can have equal start and size
+        raise ConfigError(f"at most one session window spec, got {list(varying)}")
+    ids = [w.spec_id for w in windows]
+    if len(set(ids)) != len(ids):
+        raise ConfigError(f"window specs must differ, got {ids}")

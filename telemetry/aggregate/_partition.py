@@ -14,6 +14,10 @@ still joins the windows of other specs (and other hops) that are open. For sessi
 dropped when ``ts < watermark``: an older reading could bridge a session already emitted. A reading
 dropped from at least one window is emitted once as ``late``.
 
+Plug-in window kinds (any spec but tumbling, hopping, session: see
+:class:`telemetry.windows.WindowRuntime`) are fed after the built-in ones, decide their own
+lateness, and close after them in each pass, under the same budget.
+
 Duplicates (same device, sensor, seq, ts) are ordinary readings: counted in windows and seen by
 rules (deduplicating would need per-key seq memory; the pipeline is at-least-once anyway).
 
@@ -27,21 +31,22 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable
 from heapq import heappop, heappush
 from itertools import count
+from typing import Any, cast
 
 from ddsketch import DDSketch
 
 from telemetry.aggregate._events import ALERT, LATE, ROLLUP, Emitted, Event
-from telemetry.rules import (
-    RateOfChangeRule,
-    RateState,
-    Rule,
-    SilentRule,
-    SilentState,
-    ThresholdRule,
-    ThresholdState,
-    matches,
+from telemetry.rules import Rule, RuleState, SilentState, matches, new_rule_state
+from telemetry.windows import (
+    Accumulator,
+    Hopping,
+    PluginSpec,
+    Rollup,
+    Session,
+    Tumbling,
+    WindowRuntime,
+    WindowSpec,
 )
-from telemetry.windows import Accumulator, Hopping, Session, Tumbling, WindowKind, WindowSpec
 from telemetry.windows._accumulator import WIDE  # the loop below inlines Accumulator.add
 
 _NEVER = -(2**62)
@@ -60,15 +65,6 @@ def _bucket_width(ttl_ms: int) -> int:
     return max(ttl_ms // 8, 1)
 
 
-def _spec_id(spec: WindowSpec) -> str:
-    """A window spec's id in the changelog: ``T<size>``, ``H<size>/<advance>``, ``S<gap>``."""
-    if isinstance(spec, Tumbling):
-        return f"T{spec.size_ms}"
-    if isinstance(spec, Hopping):
-        return f"H{spec.size_ms}/{spec.advance_ms}"
-    return f"S{spec.gap_ms}"
-
-
 class _Key:
     """Everything kept for one (device, sensor) in one partition.
 
@@ -82,6 +78,7 @@ class _Key:
     __slots__ = (
         "covers",
         "device",
+        "ext",
         "last_ts",
         "rules",
         "sensor",
@@ -92,7 +89,9 @@ class _Key:
         "wins",
     )
 
-    def __init__(self, device: str, sensor: str, n_fixed: int, n_sessions: int) -> None:
+    def __init__(
+        self, device: str, sensor: str, n_fixed: int, n_sessions: int, plugins: list[WindowRuntime]
+    ) -> None:
         self.device = device
         self.sensor = sensor
         self.last_ts = _NEVER
@@ -101,7 +100,8 @@ class _Key:
         self.snap = False
         self.wins: list[dict[int, Accumulator]] = [{} for _ in range(n_fixed)]
         self.sessions: list[list[Accumulator]] = [[] for _ in range(n_sessions)]
-        self.rules: list[ThresholdState | RateState] = []
+        self.ext: list[Any] = [rt.new_slot() for rt in plugins]
+        self.rules: list[RuleState] = []
         self.silent: list[SilentState] = []
 
 
@@ -115,7 +115,7 @@ class _Fixed:
         self.size = spec.size_ms
         self.advance = spec.advance_ms if isinstance(spec, Hopping) else spec.size_ms
         self.tumbling = self.advance == self.size
-        self.kind: WindowKind = "HOPPING" if isinstance(spec, Hopping) else "TUMBLING"
+        self.kind = spec.symbol
         self.percentiles = spec.percentiles
         self.ends: dict[int, list[tuple[_Key, int]]] = {}
         self.heap: list[int] = []
@@ -152,25 +152,39 @@ class PartitionState:
         self.idle_timeout = idle_timeout
         self.accuracy = relative_accuracy
         self.rules = rules
+        # The built-in kinds run in the loops inlined below; any other kind brings a runtime.
         fixed = [s for s in windows if isinstance(s, Tumbling | Hopping)]
         sessions = [s for s in windows if isinstance(s, Session)]
+        plugins = [
+            cast("PluginSpec", s)  # the rest are plug-ins by construction
+            for s in windows
+            if not isinstance(s, Tumbling | Hopping | Session)
+        ]
         self.fixed = [_Fixed(i, s) for i, s in enumerate(fixed)]
         self.sessions = [_Sessions(i, s) for i, s in enumerate(sessions)]
+        self.plugins: list[WindowRuntime] = [
+            s.runtime(i, relative_accuracy) for i, s in enumerate(plugins)
+        ]
         self.tumbling_only = (
             len(self.fixed) == 1
             and self.fixed[0].tumbling
             and not self.sessions
-            and not any(isinstance(rule, SilentRule) for rule in rules)
+            and not self.plugins
+            and not any(rule.timed for rule in rules)
         )
-        # Specs by their changelog id (see telemetry.aggregate._snapshot.spec_id).
-        self.spec_ids: dict[_Fixed | _Sessions, str] = {}
+        # Specs by their changelog id (see telemetry.aggregate._snapshot).
+        self.spec_ids: dict[_Fixed | _Sessions | WindowRuntime, str] = {}
         self.specs_by_id: dict[str, tuple[str, int, bool]] = {}
+        self.percentiles = any(s.percentiles for s in windows)
         for fx, spec in zip(self.fixed, fixed, strict=True):
-            self.spec_ids[fx] = _spec_id(spec)
-            self.specs_by_id[_spec_id(spec)] = ("fixed", fx.index, spec.percentiles)
+            self.spec_ids[fx] = spec.spec_id
+            self.specs_by_id[spec.spec_id] = ("fixed", fx.index, spec.percentiles)
         for ss, sspec in zip(self.sessions, sessions, strict=True):
-            self.spec_ids[ss] = _spec_id(sspec)
-            self.specs_by_id[_spec_id(sspec)] = ("session", ss.index, sspec.percentiles)
+            self.spec_ids[ss] = sspec.spec_id
+            self.specs_by_id[sspec.spec_id] = ("session", ss.index, sspec.percentiles)
+        for rt, pspec in zip(self.plugins, plugins, strict=True):
+            self.spec_ids[rt] = pspec.spec_id
+            self.specs_by_id[pspec.spec_id] = ("plugin", rt.slot, pspec.percentiles)
         self.keys: dict[tuple[str, str], _Key] = {}
         self.max_ts = _NEVER
         self.clock = _NEVER
@@ -221,6 +235,7 @@ class PartitionState:
         lateness = self.lateness
         fixed = self.fixed
         sessions = self.sessions
+        plugins = self.plugins
         arrival = self.arrival
         replay_until = self.replay_until
         dirty = self.dirty.add
@@ -299,6 +314,9 @@ class PartitionState:
                     heappush(ss.heap, (ts + gap, next(self._seq), key, acc))
                 elif merged:
                     open_[:] = [a for a in open_ if a.count]
+            for rt in plugins:
+                if rt.feed(key, ts, value, offset, arrival, wm):
+                    late = True
             if late:
                 late_n += 1
                 out.append(Emitted(LATE, p, offset, r))
@@ -469,16 +487,15 @@ class PartitionState:
 
     def new_key(self, device: str, sensor: str) -> _Key:
         """An empty key with fresh rule states and no timers (a restore fills it in)."""
-        key = _Key(device, sensor, len(self.fixed), len(self.sessions))
+        key = _Key(device, sensor, len(self.fixed), len(self.sessions), self.plugins)
         for rule in self.rules:
             if not matches(rule, device, sensor):
                 continue
-            if isinstance(rule, ThresholdRule):
-                key.rules.append(ThresholdState(rule))
-            elif isinstance(rule, RateOfChangeRule):
-                key.rules.append(RateState(rule))
-            elif isinstance(rule, SilentRule):
-                key.silent.append(SilentState(rule, _NEVER, 0.0))
+            state = new_rule_state(rule)
+            if isinstance(state, SilentState):  # timed: the partition keeps its timer
+                key.silent.append(state)
+            else:
+                key.rules.append(state)
         self.keys[device, sensor] = key
         return key
 
@@ -545,6 +562,7 @@ class PartitionState:
                     key.snap
                     or any(key.wins)
                     or any(key.sessions)
+                    or any(rt.holds(key) for rt in self.plugins)
                     or any(not st.raised for st in key.silent)
                 ):
                     # Not saved yet by the checkpoint in progress, a window left open by a
@@ -574,8 +592,10 @@ class PartitionState:
     def closable(self) -> bool:
         """Some window has ended at the watermark but is still open (left by a budget)."""
         wm = self.clock - self.lateness
-        return any(fx.heap and fx.heap[0] <= wm for fx in self.fixed) or any(
-            ss.heap and ss.heap[0][0] <= wm for ss in self.sessions
+        return (
+            any(fx.heap and fx.heap[0] <= wm for fx in self.fixed)
+            or any(ss.heap and ss.heap[0][0] <= wm for ss in self.sessions)
+            or any(rt.closable(wm) for rt in self.plugins)
         )
 
     def _fire(self, out: list[Emitted]) -> None:
@@ -652,7 +672,28 @@ class PartitionState:
                 dirty(key)
                 rollup = acc.rollup(key.device, key.sensor, "SESSION", acc.fts, acc.lts + 1)
                 out.append(Emitted(ROLLUP, p, acc.offset, rollup))
+        if self.plugins:
+            budget = self._close_plugins(wm, out, budget)
         return budget if budget is None or budget > 0 else 0
+
+    def _close_plugins(self, wm: int, out: list[Emitted], budget: int | None) -> int | None:
+        p = self.partition
+
+        def touch(key: _Key) -> int:
+            self.dirty.add(key)
+            if key.snap:
+                self.save(key)
+                return SAVE_COST
+            return 0
+
+        def emit(offset: int, rollup: Rollup) -> None:
+            out.append(Emitted(ROLLUP, p, offset, rollup))
+
+        for rt in self.plugins:
+            budget = rt.close(wm, budget, touch, emit)
+            if budget == 0:
+                return 0
+        return budget
 
     # -- offsets -----------------------------------------------------------------------------
 
@@ -668,9 +709,16 @@ class PartitionState:
                 for acc in open_:
                     if best is None or acc.offset < best:
                         best = acc.offset
+            for rt in self.plugins:
+                for _, acc in rt.open_windows(key):
+                    if best is None or acc.offset < best:
+                        best = acc.offset
         return best
 
     def open_windows(self) -> int:
-        return sum(len(w) for k in self.keys.values() for w in k.wins) + sum(
-            len(s) for k in self.keys.values() for s in k.sessions
+        keys = self.keys.values()
+        return (
+            sum(len(w) for k in keys for w in k.wins)
+            + sum(len(s) for k in keys for s in k.sessions)
+            + sum(len(list(rt.open_windows(k))) for k in keys for rt in self.plugins)
         )

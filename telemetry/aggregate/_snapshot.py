@@ -1,13 +1,15 @@
 """A partition's state as changelog records, and back (``schemas/changelog.avsc``).
 
 A record's Kafka value is one format byte followed by a ``StateRecord`` in Avro binary; the
-byte names the writer schema, so a later release can still read what this one wrote: format 2
-is ``changelog.avsc``, format 1 (the first release) the same without ``WindowState.scale``. Keys are
-``k<device>\\0<sensor>`` for a (device, sensor) and ``m`` for the partition's checkpoint marker.
+byte names the writer schema, so a later release can still read what this one wrote: format 3
+is ``changelog.avsc``, format 2 the same without ``KeyState.extras`` (the state of plug-in
+window and rule kinds), format 1 (the first release) format 2 without ``WindowState.scale``.
+Keys are ``k<device>\\0<sensor>`` for a (device, sensor) and ``m`` for the partition's
+checkpoint marker.
 
-Windows are saved with their spec (``T<size>``, ``H<size>/<advance>``, ``S<gap>``) and rule
-states with their rule's name, so a restore under a changed configuration keeps what still
-applies and drops the rest.
+Windows are saved with their spec id (``T<size>``, ``H<size>/<advance>``, ``S<gap>``, a
+plug-in's own) and rule states with their rule's name, so a restore under a changed
+configuration keeps what still applies and drops the rest.
 """
 
 from __future__ import annotations
@@ -15,30 +17,39 @@ from __future__ import annotations
 import copy
 import io
 import time
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from ddsketch import DDSketch
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
-from telemetry.aggregate._keywriter import encode_key, sketched
+from telemetry.aggregate._keywriter import encode_key, extras, rule_extra, sketched
 from telemetry.aggregate._partition import PartitionState, _Key
 from telemetry.codec._schemas import SCHEMA_DIR, load_schema_file
 from telemetry.errors import StateError
 from telemetry.kafka import Headers
 from telemetry.kafka._changelog import ChangelogRecord, Latest
-from telemetry.rules import RateState, ThresholdState
+from telemetry.rules import PluginRuleState, RateState, ThresholdState
 from telemetry.windows import Accumulator
 
 FORMAT_V1: Final = 1
 FORMAT_V2: Final = 2
+FORMAT_V3: Final = 3
 CHANGELOG_FILE = "changelog.avsc"
 MARKER_KEY: Final = b"m"
 COVERS_HEADER: Final = "covers"
 
 
+def _v2_writer_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """Format 2: the current schema without ``KeyState.extras`` (read back as empty)."""
+    v2 = copy.deepcopy(schema)
+    key_state = v2["fields"][1]["type"][0]
+    key_state["fields"] = [f for f in key_state["fields"] if f["name"] != "extras"]
+    return v2
+
+
 def _v1_writer_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """Format 1: the current schema without ``WindowState.scale`` (read back as its default)."""
-    v1 = copy.deepcopy(schema)
+    """Format 1: format 2 without ``WindowState.scale`` (read back as its default)."""
+    v1 = _v2_writer_schema(schema)
     key_state = v1["fields"][1]["type"][0]
     window = next(f for f in key_state["fields"] if f["name"] == "windows")["type"]["items"]
     window["fields"] = [f for f in window["fields"] if f["name"] != "scale"]
@@ -48,7 +59,8 @@ def _v1_writer_schema(schema: dict[str, Any]) -> dict[str, Any]:
 _SCHEMA = parse_schema(load_schema_file(SCHEMA_DIR / CHANGELOG_FILE))
 _WRITERS = {
     FORMAT_V1: parse_schema(_v1_writer_schema(load_schema_file(SCHEMA_DIR / CHANGELOG_FILE))),
-    FORMAT_V2: _SCHEMA,
+    FORMAT_V2: parse_schema(_v2_writer_schema(load_schema_file(SCHEMA_DIR / CHANGELOG_FILE))),
+    FORMAT_V3: _SCHEMA,
 }
 _KEY_STATE = "iot.telemetry.state.KeyState"
 _CHECKPOINT = "iot.telemetry.state.Checkpoint"
@@ -63,7 +75,7 @@ def state_key(device: str, sensor: str) -> bytes:
 
 def encode(covers: int, body: dict[str, Any], marker: bool = False) -> bytes:
     buffer = io.BytesIO()
-    buffer.write(bytes((FORMAT_V2,)))
+    buffer.write(bytes((FORMAT_V3,)))
     record = {"covers": covers, "body": (_CHECKPOINT if marker else _KEY_STATE, body)}
     schemaless_writer(buffer, _SCHEMA, record)
     return buffer.getvalue()
@@ -140,6 +152,11 @@ def apply(state: PartitionState, latest: Latest, ttl_ms: int | None) -> tuple[in
     """
     records = dict(latest)
     marker = records.pop(MARKER_KEY, None)
+    covers_marker: int | None = None
+    if marker is not None and marker[0] is not None:
+        # First: plug-in windows restore against the restored watermark.
+        covers_marker, _, body = decode(marker[0])
+        restore_marker(state, covers_marker, body)
     keys = []
     replay_until = 0
     for value, _ in records.values():
@@ -151,11 +168,7 @@ def apply(state: PartitionState, latest: Latest, ttl_ms: int | None) -> tuple[in
     state.replay_until = replay_until
     if ttl_ms is not None:
         state.file(keys, ttl_ms)
-    if marker is None or marker[0] is None:
-        return len(keys), None
-    covers, _, body = decode(marker[0])
-    restore_marker(state, covers, body)
-    return len(keys), covers
+    return len(keys), covers_marker
 
 
 # -- state -> records ------------------------------------------------------------------------
@@ -168,12 +181,15 @@ def key_record(state: PartitionState, key: _Key) -> dict[str, Any]:
             windows.append(_window(state.spec_ids[fx], start, acc))
     for ss in state.sessions:
         windows.extend(_window(state.spec_ids[ss], acc.fts, acc) for acc in key.sessions[ss.index])
+    for rt in state.plugins:
+        spec = state.spec_ids[rt]
+        windows.extend(_window(spec, start, acc) for start, acc in rt.open_windows(key))
     thresholds: list[dict[str, Any]] = []
     rates: list[dict[str, Any]] = []
     for rs in key.rules:
         if isinstance(rs, ThresholdState):
             thresholds.append({"rule": rs.rule.name, "raised": rs.raised, "streak": rs.streak})
-        else:
+        elif isinstance(rs, RateState):
             rates.append(
                 {
                     "rule": rs.rule.name,
@@ -201,6 +217,10 @@ def key_record(state: PartitionState, key: _Key) -> dict[str, Any]:
         "thresholds": thresholds,
         "rates": rates,
         "silences": silences,
+        "extras": [
+            {"name": name, "longs": longs, "doubles": doubles}
+            for name, longs, doubles in extras(state, key)
+        ],
     }
 
 
@@ -275,6 +295,7 @@ def restore_key(state: PartitionState, covers: int, body: dict[str, Any]) -> _Ke
     key.last_ts = body["last_ts"]
     key.covers = covers
     specs = state.specs_by_id
+    plugin_windows: dict[int, list[tuple[int, Accumulator]]] = {}
     for w in body["windows"]:
         spec = specs.get(w["spec"])
         if spec is None:
@@ -282,8 +303,31 @@ def restore_key(state: PartitionState, covers: int, body: dict[str, Any]) -> _Ke
         acc = _accumulator(w, state.accuracy if spec[2] else None)
         if spec[0] == "fixed":
             state.add_window(key, spec[1], w["start"], acc)
-        else:
+        elif spec[0] == "session":
             state.add_session(key, spec[1], acc)
+        else:
+            plugin_windows.setdefault(spec[1], []).append((w["start"], acc))
+    saved_x = {x["name"]: (x["longs"], x["doubles"]) for x in body.get("extras", ())}
+    for rt in state.plugins:
+        extra = saved_x.get(f"w:{state.spec_ids[rt]}")
+        windows = plugin_windows.get(rt.slot, [])
+        if windows or extra is not None:
+            rt.restore(key, windows, extra, state.watermark)
+    _restore_rules(key, body, saved_x)
+    saved_s = {s["rule"]: s for s in body["silences"]}
+    for st in key.silent:
+        s = saved_s.get(st.rule.name)
+        if s is not None:
+            st.raised, st.last_ts, st.last_value = s["raised"], s["last_ts"], s["last_value"]
+        else:  # a rule added since: its timer starts from the key's last reading
+            st.last_ts = key.last_ts
+    state.arm(key)
+    return key
+
+
+def _restore_rules(
+    key: _Key, body: dict[str, Any], saved_x: dict[str, tuple[list[int], list[float]]]
+) -> None:
     saved_t = {t["rule"]: t for t in body["thresholds"]}
     saved_r = {r["rule"]: r for r in body["rates"]}
     for rs in key.rules:
@@ -296,15 +340,10 @@ def restore_key(state: PartitionState, covers: int, body: dict[str, Any]) -> _Ke
             if r is not None:
                 rs.raised, rs.streak, rs.newest = r["raised"], r["streak"], r["newest"]
                 rs.history.extend(zip(r["history_ts"], r["history_values"], strict=True))
-    saved_s = {s["rule"]: s for s in body["silences"]}
-    for st in key.silent:
-        s = saved_s.get(st.rule.name)
-        if s is not None:
-            st.raised, st.last_ts, st.last_value = s["raised"], s["last_ts"], s["last_value"]
-        else:  # a rule added since: its timer starts from the key's last reading
-            st.last_ts = key.last_ts
-    state.arm(key)
-    return key
+        else:
+            x = saved_x.get(rule_extra(rs.rule))
+            if x is not None:
+                cast("PluginRuleState", rs).restore(*x)
 
 
 def restore_marker(state: PartitionState, covers: int, body: dict[str, Any]) -> None:

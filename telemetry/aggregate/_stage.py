@@ -38,6 +38,7 @@ from telemetry.codec import Encoder
 from telemetry.decode import DecodeEvent
 from telemetry.kafka import Output, PartitionOffsets
 from telemetry.stages import Processor, Supervision
+from telemetry.windows import rollup_label
 
 
 class AggregateMetrics:
@@ -302,6 +303,4 @@ def _floor(aggregator: Aggregator, tracker: PartitionOffsets) -> Callable[[], in
 
 
 def _window_label(rollup: Mapping[str, Any]) -> str:
-    kind = str(rollup["window_kind"]).lower()
-    # Session lengths vary per key: one label for all of them keeps the cardinality fixed.
-    return kind if kind == "session" else f"{kind}-{rollup['window_size_ms']}ms"
+    return rollup_label(rollup)  # the spec's kind decides (session sizes vary: one label)

@@ -32,8 +32,8 @@ from telemetry.config._model import (
     TopicsConfig,
 )
 from telemetry.errors import ConfigError
-from telemetry.rules import RateOfChangeRule, SilentRule, ThresholdRule
-from telemetry.windows import Hopping, Session, Tumbling
+from telemetry.rules import RULE_KINDS, RateOfChangeRule, ThresholdRule
+from telemetry.windows import WINDOW_KINDS, Hopping
 
 ENV_PREFIX = "TELEMETRY_"
 ENV_SEPARATOR = "__"
@@ -47,12 +47,8 @@ _SECTIONS: dict[str, type[Any]] = {
     "metrics": MetricsConfig,
     "log": LogConfig,
 }
-_WINDOWS: dict[str, type[Any]] = {"tumbling": Tumbling, "hopping": Hopping, "session": Session}
-_RULES: dict[str, type[Any]] = {
-    "threshold": ThresholdRule,
-    "rate_of_change": RateOfChangeRule,
-    "silent": SilentRule,
-}
+_WINDOWS: Mapping[str, type[Any]] = WINDOW_KINDS
+_RULES: Mapping[str, type[Any]] = RULE_KINDS
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 
@@ -260,8 +256,9 @@ def _tagged(path: str, item: Any, kinds: Mapping[str, type[Any]], what: str) -> 
 
 
 def _precheck(path: str, cls: type[Any], kwargs: Mapping[str, Any]) -> None:
-    """The model's checks again, worded with the key path the user has to fix."""
-    for key in ("size_ms", "advance_ms", "gap_ms", "span_ms", "after_ms"):
+    """The model's checks again, worded with the key path the user has to fix (a kind's own
+    checks name their key in the model's message, which gets the item's path in front)."""
+    for key in ("size_ms", "advance_ms", "gap_ms", "span_ms", "after_ms", "every_ms"):
         if key in kwargs and kwargs[key] <= 0:
             raise ConfigError(f"{path}.{key}: must be > 0 (milliseconds), got {kwargs[key]}")
     if cls is Hopping and kwargs["advance_ms"] > kwargs["size_ms"]:

@@ -14,7 +14,7 @@ from typing import Literal
 
 from telemetry.errors import ConfigError
 from telemetry.rules import Rule, SilentRule
-from telemetry.windows import Hopping, Tumbling, WindowSpec
+from telemetry.windows import Tumbling, WindowSpec
 
 MIN_TRANSACTION_INTERVAL_S = 0.1
 """The shortest commit interval of exactly-once mode (its output latency)."""
@@ -244,8 +244,8 @@ class ProcessingConfig:
         """State must outlive everything that still needs it: a key evicted while a window or
         a silence timer of it is pending would lose that output."""
         needs = {
-            f"a {type(w).__name__.lower()} window of {_extent(w)} ms plus the allowed lateness "
-            f"({self.allowed_lateness_ms} ms)": _extent(w) + self.allowed_lateness_ms
+            f"a {w.kind_name} window of {w.extent_ms} ms plus the allowed lateness "
+            f"({self.allowed_lateness_ms} ms)": w.extent_ms + self.allowed_lateness_ms
             for w in self.windows
         }
         for rule in self.rules:
@@ -290,7 +290,3 @@ class Config:
         """``topics.changelog``, or the name derived from the group id (as Kafka Streams
         derives ``<application.id>-<store>-changelog``)."""
         return self.topics.changelog or f"{self.processing.group_id}-state-changelog"
-
-
-def _extent(window: WindowSpec) -> int:
-    return window.size_ms if isinstance(window, Tumbling | Hopping) else window.gap_ms

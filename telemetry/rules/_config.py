@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Literal
+from typing import ClassVar, Literal
 
 from telemetry.errors import ConfigError
+from telemetry.rules._kind import Rule
 
 Severity = Literal["INFO", "WARNING", "CRITICAL"]
 _SEVERITIES = ("INFO", "WARNING", "CRITICAL")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class _RuleBase:
+class RuleBase:
+    """What every rule has: a name and the sensor it watches (subclass it for a new kind)."""
+
     name: str
     sensor: str
     """Sensor name the rule watches (exact match)."""
@@ -26,7 +29,7 @@ class _RuleBase:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ThresholdRule(_RuleBase):
+class ThresholdRule(RuleBase):
     """Threshold with hysteresis and debounce.
 
     ``direction="above"``: a reading breaches when ``value > raise_at`` and is clear when
@@ -38,6 +41,9 @@ class ThresholdRule(_RuleBase):
 
     raise_at: float
     clear_at: float
+    kind_name: ClassVar[str] = "threshold"
+    timed: ClassVar[bool] = False
+
     direction: Literal["above", "below"] = "above"
     debounce: int = 1
     severity: Severity = "WARNING"
@@ -56,13 +62,16 @@ class ThresholdRule(_RuleBase):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class RateOfChangeRule(_RuleBase):
+class RateOfChangeRule(RuleBase):
     """Rate of change: ``abs(value - ref.value) / seconds(ts - ref.ts) > limit_per_s``.
 
     ``ref`` is the earliest earlier reading of the key with ``ts - span_ms <= ref.ts < ts``; a
     reading without one, or whose ``ts`` is not newer than the key's newest, is skipped by the
     rule. Breach when the rate exceeds the limit, clear otherwise; ``debounce`` as for thresholds.
     """
+
+    kind_name: ClassVar[str] = "rate_of_change"
+    timed: ClassVar[bool] = False
 
     limit_per_s: float
     span_ms: int
@@ -80,10 +89,13 @@ class RateOfChangeRule(_RuleBase):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SilentRule(_RuleBase):
+class SilentRule(RuleBase):
     """Device silent: no reading of the (device, sensor) for ``after_ms`` on the partition's
     idle-aware event clock raises (at ``last ts + after_ms``, with the last value); the next
     reading clears (with its own ts and value)."""
+
+    kind_name: ClassVar[str] = "silent"
+    timed: ClassVar[bool] = True
 
     after_ms: int
     severity: Severity = "WARNING"
@@ -96,12 +108,14 @@ class SilentRule(_RuleBase):
             raise ConfigError(f"rule {self.name!r}: after_ms must be > 0")
 
 
-Rule = ThresholdRule | RateOfChangeRule | SilentRule
-
-
 def matches(rule: Rule, device_id: str, sensor: str) -> bool:
     """True when ``rule`` applies to this (device, sensor)."""
     return rule.sensor == sensor and (rule.devices == "*" or fnmatchcase(device_id, rule.devices))
+
+
+def check_common(name: str, debounce: int, severity: str) -> None:
+    """The checks every rule kind shares: debounce >= 1, a known severity."""
+    _check_common(name, debounce, severity)
 
 
 def _check_common(name: str, debounce: int, severity: str) -> None:

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
 
 from telemetry.rules._config import RateOfChangeRule, SilentRule, ThresholdRule
-
-Alert = dict[str, Any]
-"""An alert record with exactly the fields of ``schemas/alert.avsc``."""
+from telemetry.rules._kind import Alert, Rule
 
 
 def make_alert(  # noqa: PLR0917 - positional on purpose: one call per state change
     device_id: str,
     sensor: str,
-    rule: ThresholdRule | RateOfChangeRule | SilentRule,
+    rule: Rule,
     raised: bool,
     value: float,
     ts: int,

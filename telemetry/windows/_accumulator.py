@@ -7,8 +7,6 @@ from typing import Any, Final
 
 from ddsketch import DDSketch
 
-from telemetry.windows._specs import WindowKind
-
 Rollup = dict[str, Any]
 """A rollup record with exactly the fields of ``schemas/rollup.avsc``."""
 
@@ -132,7 +130,7 @@ class Accumulator:
         if self.sketch is not None and other.sketch is not None:
             self.sketch.merge(other.sketch)
 
-    def rollup(self, device_id: str, sensor: str, kind: WindowKind, start: int, end: int) -> Rollup:
+    def rollup(self, device_id: str, sensor: str, kind: str, start: int, end: int) -> Rollup:
         sketch = self.sketch
         m2 = self.m2
         scale = self.scale

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 from telemetry.errors import ConfigError
 
-WindowKind = Literal["TUMBLING", "HOPPING", "SESSION"]
+WindowKind = Literal["TUMBLING", "HOPPING", "SESSION", "SLIDING"]
 
 DEFAULT_RELATIVE_ACCURACY = 0.01
 """Relative accuracy of the quantile sketch: a reported percentile is within 1 % of a true
@@ -18,6 +18,10 @@ value at that rank (DDSketch guarantee)."""
 class Tumbling:
     """Back-to-back windows ``[k*size, (k+1)*size)`` aligned to the Unix epoch."""
 
+    kind_name: ClassVar[str] = "tumbling"
+    symbol: ClassVar[str] = "TUMBLING"
+    fixed_size: ClassVar[bool] = True
+
     size_ms: int
     percentiles: bool = False
     """Compute p50/p95/p99 (a sketch update per reading: costs about 1 us per event)."""
@@ -25,11 +29,27 @@ class Tumbling:
     def __post_init__(self) -> None:
         _positive("size_ms", self.size_ms)
 
+    @property
+    def spec_id(self) -> str:
+        return f"T{self.size_ms}"
+
+    @property
+    def extent_ms(self) -> int:
+        return self.size_ms
+
+    @property
+    def windows_per_reading(self) -> int:
+        return 1
+
 
 @dataclass(frozen=True, slots=True)
 class Hopping:
     """Overlapping windows ``[k*advance, k*advance + size)``; a reading is in every one covering
     it."""
+
+    kind_name: ClassVar[str] = "hopping"
+    symbol: ClassVar[str] = "HOPPING"
+    fixed_size: ClassVar[bool] = True
 
     size_ms: int
     advance_ms: int
@@ -44,10 +64,26 @@ class Hopping:
                 f"({self.size_ms})"
             )
 
+    @property
+    def spec_id(self) -> str:
+        return f"H{self.size_ms}/{self.advance_ms}"
+
+    @property
+    def extent_ms(self) -> int:
+        return self.size_ms
+
+    @property
+    def windows_per_reading(self) -> int:
+        return -(-self.size_ms // self.advance_ms)
+
 
 @dataclass(frozen=True, slots=True)
 class Session:
     """Per-key sessions: readings closer than ``gap_ms`` in event time share a session."""
+
+    kind_name: ClassVar[str] = "session"
+    symbol: ClassVar[str] = "SESSION"
+    fixed_size: ClassVar[bool] = False
 
     gap_ms: int
     percentiles: bool = False
@@ -55,17 +91,22 @@ class Session:
     def __post_init__(self) -> None:
         _positive("gap_ms", self.gap_ms)
 
+    @property
+    def spec_id(self) -> str:
+        return f"S{self.gap_ms}"
 
-WindowSpec = Tumbling | Hopping | Session
+    @property
+    def extent_ms(self) -> int:
+        return self.gap_ms
+
+    @property
+    def windows_per_reading(self) -> int:
+        return 1
 
 
-def window_kind(spec: WindowSpec) -> WindowKind:
-    """The Avro ``WindowKind`` symbol of ``spec``."""
-    if isinstance(spec, Tumbling):
-        return "TUMBLING"
-    if isinstance(spec, Hopping):
-        return "HOPPING"
-    return "SESSION"
+def positive_ms(name: str, value: int) -> None:
+    """Raise :class:`ConfigError` unless ``value`` is a positive int (a duration in ms)."""
+    _positive(name, value)
 
 
 def _positive(name: str, value: int) -> None:

@@ -17,7 +17,7 @@ from telemetry.app import App
 from telemetry.codec import Encoder, LocalSchemaSource, RecordDecoder
 from telemetry.config import Config, KafkaConfig, ProcessingConfig, TopicsConfig
 from telemetry.rules import SilentRule, ThresholdRule
-from telemetry.windows import Hopping, Session, Tumbling, WindowSpec
+from telemetry.windows import Hopping, Tumbling, WindowSpec
 from tests.conftest import ConsumerFactory, ProducerFactory, TopicFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
@@ -58,7 +58,7 @@ def expected_rollups(readings: list[Reading]) -> dict[tuple[str, str, str, int, 
     series: dict[tuple[str, str, int, int, str], list[Reading]] = defaultdict(list)
     for r in readings:
         for spec in WINDOWS:
-            assert not isinstance(spec, Session)
+            assert isinstance(spec, Tumbling | Hopping)
             advance = spec.advance_ms if isinstance(spec, Hopping) else spec.size_ms
             size = spec.size_ms
             kind = "HOPPING" if isinstance(spec, Hopping) else "TUMBLING"

@@ -12,7 +12,7 @@ from typing import Any
 
 from telemetry.aggregate import Event
 from telemetry.rules import RateOfChangeRule, Rule, SilentRule, ThresholdRule, matches
-from telemetry.windows import Hopping, Session, WindowSpec
+from telemetry.windows import Hopping, Session, Tumbling, WindowSpec
 
 Op = tuple[str, float, list[Event]]
 """("batch", wall time, events) or ("tick", wall time, [])."""
@@ -105,6 +105,7 @@ def run_oracle(  # noqa: PLR0912 - brute force, one readable function
                             (ts, value, part.arrival, offset)
                         )
                     continue
+                assert isinstance(spec, Tumbling | Hopping)
                 advance = spec.advance_ms if isinstance(spec, Hopping) else spec.size_ms
                 for start in range(ts - ts % advance, ts - spec.size_ms, -advance):
                     if start + spec.size_ms <= wm:
@@ -172,6 +173,7 @@ def run_oracle(  # noqa: PLR0912 - brute force, one readable function
                         open_min = _min(open_min, min(x[3] for x in session))
                 continue
             start = code % 10**15
+            assert isinstance(spec, Tumbling | Hopping)
             end = start + spec.size_ms
             kind = "HOPPING" if isinstance(spec, Hopping) else "TUMBLING"
             if final_wm is not None and end <= final_wm:

@@ -84,12 +84,12 @@ def rule_sets(draw: st.DrawFn) -> list[Rule]:
 
 @st.composite
 def scenarios(draw: st.DrawFn) -> tuple[list[Op], list[WindowSpec], list[Rule], int]:
-    windows = draw(
+    windows: list[WindowSpec] = draw(
         st.lists(
             window_specs,
             min_size=1,
             max_size=3,
-            unique_by=lambda w: 0 if isinstance(w, Session) else w.size_ms,
+            unique_by=lambda w: 0 if isinstance(w, Session) else w.extent_ms,
         )
     )
     rules = draw(rule_sets())

@@ -10,8 +10,8 @@ import pytest
 from telemetry.config import Config, KafkaConfig, load_config
 from telemetry.config._load import _secret_paths
 from telemetry.errors import ConfigError
-from telemetry.rules import RateOfChangeRule, SilentRule, ThresholdRule
-from telemetry.windows import Hopping, Session, Tumbling
+from telemetry.rules import RateOfChangeRule, SilentRule, ThresholdRule, ZScoreRule
+from telemetry.windows import Hopping, Session, Sliding, Tumbling
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "config.example.yaml"
 
@@ -116,8 +116,8 @@ def test_full_file(tmp_path: Path) -> None:
         ("processing: {windows: [5]}", "processing.windows[0]: expected a mapping with a 'kind'"),
         ("processing: {windows: [{size_ms: 5}]}", "processing.windows[0].kind: missing"),
         (
-            "processing: {windows: [{kind: sliding, size_ms: 5}]}",
-            "processing.windows[0].kind: unknown window kind 'sliding'",
+            "processing: {windows: [{kind: rolling, size_ms: 5}]}",
+            "processing.windows[0].kind: unknown window kind 'rolling'",
         ),
         (
             "processing: {windows: [{kind: tumbling}]}",
@@ -398,3 +398,79 @@ def test_exactly_once_down_to_a_100_ms_commit_interval(tmp_path: Path) -> None:
     assert (processing.guarantee, processing.commit_interval_s) == ("exactly_once", 0.1)
     env = {"TELEMETRY_PROCESSING__GUARANTEE": "exactly_once"}
     assert load_config(None, env).processing.guarantee == "exactly_once"
+
+
+def test_plugin_kinds_from_yaml(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        processing:
+          windows:
+            - {kind: tumbling, size_ms: 10000}
+            - {kind: sliding, size_ms: 60000, every_ms: 5000, percentiles: true}
+          rules:
+            - {kind: zscore, name: odd, sensor: t, k: 4, half_life: 20, warmup: 30}
+            - {kind: zscore, name: odd2, sensor: t}
+        """,
+    )
+    processing = load_config(path, {}).processing
+    assert processing.windows == (
+        Tumbling(size_ms=10_000),
+        Sliding(size_ms=60_000, every_ms=5_000, percentiles=True),
+    )
+    assert processing.rules == (
+        ZScoreRule(name="odd", sensor="t", k=4.0, half_life=20.0, warmup=30),
+        ZScoreRule(name="odd2", sensor="t"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "processing: {windows: [{kind: sliding, size_ms: 1500}]}",
+            "processing.windows[0]: size_ms (1500) must be a multiple of every_ms (1000;",
+        ),
+        (
+            "processing: {windows: [{kind: sliding, size_ms: 1000, every_ms: 0}]}",
+            "processing.windows[0].every_ms: must be > 0 (milliseconds), got 0",
+        ),
+        (
+            "processing: {windows: [{kind: sliding}]}",
+            "processing.windows[0].size_ms: missing (required for a sliding window)",
+        ),
+        (
+            "processing: {windows: [{kind: sliding, size_ms: 1000, every: 5}]}",
+            "processing.windows[0].every: unknown key for a sliding window",
+        ),
+        (
+            "processing: {rules: [{kind: zscore, name: a, sensor: t, k: -1}]}",
+            "processing.rules[0]: rule 'a': k must be > 0 (standard deviations), got -1.0",
+        ),
+        (
+            "processing: {rules: [{kind: zscore, name: a, sensor: t, alpha: 2}]}",
+            "processing.rules[0]: rule 'a': alpha must be in (0, 1], got 2.0",
+        ),
+        (
+            "processing: {rules: [{kind: zscore, name: a, sensor: t, alpha: 0.1, half_life: 5}]}",
+            "processing.rules[0]: rule 'a': give alpha or half_life, not both",
+        ),
+        (
+            "processing: {rules: [{kind: zscore, name: a, sensor: t, warmup: 0}]}",
+            "processing.rules[0]: rule 'a': warmup must be >= 1 (readings), got 0",
+        ),
+        (
+            "processing: {rules: [{kind: zscore, name: a, sensor: t, k: high}]}",
+            "processing.rules[0].k: expected a number, got a string 'high'",
+        ),
+        (
+            "processing: {rules: [{kind: ewma, name: a, sensor: t}]}",
+            (
+                "processing.rules[0].kind: unknown rule kind 'ewma' (one of: threshold, "
+                "rate_of_change, silent, zscore)"
+            ),
+        ),
+    ],
+)
+def test_bad_plugin_parameters_name_the_key(tmp_path: Path, text: str, expected: str) -> None:
+    assert expected in error_of(write(tmp_path, text))

@@ -9,13 +9,41 @@ from fractions import Fraction
 import pytest
 from ddsketch import DDSketch
 
-from telemetry.windows import Accumulator, Hopping, Session, Tumbling, window_kind
+from telemetry.windows import (
+    WINDOW_KINDS,
+    Accumulator,
+    Hopping,
+    Session,
+    Sliding,
+    Tumbling,
+    WindowSpec,
+    rollup_label,
+)
 
 
 def test_kinds() -> None:
-    assert window_kind(Tumbling(1000)) == "TUMBLING"
-    assert window_kind(Hopping(1000, 500)) == "HOPPING"
-    assert window_kind(Session(1000)) == "SESSION"
+    assert Tumbling(1000).symbol == "TUMBLING"
+    assert Hopping(1000, 500).symbol == "HOPPING"
+    assert Session(1000).symbol == "SESSION"
+    assert Sliding(1000).symbol == "SLIDING"
+    assert dict(WINDOW_KINDS) == {
+        "tumbling": Tumbling,
+        "hopping": Hopping,
+        "session": Session,
+        "sliding": Sliding,
+    }
+
+
+def test_spec_ids_name_the_spec() -> None:
+    specs: list[WindowSpec] = [Tumbling(1000), Hopping(1000, 500), Session(700)]
+    specs.append(Sliding(60_000, every_ms=500))
+    assert [s.spec_id for s in specs] == ["T1000", "H1000/500", "S700", "L60000/500"]
+
+
+def test_rollup_label_comes_from_the_spec_kind() -> None:
+    assert rollup_label({"window_kind": "TUMBLING", "window_size_ms": 1000}) == "tumbling-1000ms"
+    assert rollup_label({"window_kind": "SLIDING", "window_size_ms": 60}) == "sliding-60ms"
+    assert rollup_label({"window_kind": "SESSION", "window_size_ms": 61}) == "session"
 
 
 def test_welford_is_stable_on_a_large_offset() -> None:
