@@ -217,3 +217,16 @@ def test_a_lost_partition_with_a_changelog_writes_nothing() -> None:
     assert writer.written == []  # not even that epoch: the partition is someone else's
     assert tracker.durable is None
     assert aggregate.aggregator.state(tracker) is None
+
+
+def test_readings_of_a_partition_revoked_meanwhile_are_dropped_and_counted() -> None:
+    registry = CollectorRegistry()
+    aggregate = stage(registry)
+    tracker = assigned(aggregate)
+    in_flight = readings(tracker, (0, 0, 1.0), (1, 10, 1.0))
+    tracker.revoked = True
+    aggregate.revoked([tracker], 1.0, abandon=True)
+    assert aggregate.process(in_flight) == []
+    assert registry.get_sample_value("telemetry_unassigned_readings_total") == 2
+    aggregate.process(readings(assigned(aggregate, 1), (0, 0, 1.0)))
+    assert registry.get_sample_value("telemetry_unassigned_readings_total") == 2

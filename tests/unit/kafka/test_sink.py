@@ -12,7 +12,7 @@ from confluent_kafka import KafkaError
 from prometheus_client import CollectorRegistry
 
 from telemetry.errors import KafkaClientError
-from telemetry.kafka import KafkaSink, Output, PartitionOffsets, Pending
+from telemetry.kafka import KafkaMetrics, KafkaSink, Output, PartitionOffsets, Pending
 from telemetry.kafka import _sink as sink_module
 from telemetry.kafka._sink import CUT_COPY_BYTES, HEADER_ORIGINAL_BYTES, cut_to_fit
 
@@ -42,7 +42,9 @@ def test_a_dead_letter_is_cut_step_by_step_down_to_a_pointer() -> None:
 
 
 def test_failed_deliveries_are_retried_in_order_and_kept_when_retries_run_out() -> None:
-    sink = KafkaSink(name="sink", config={}, max_retries=1, registry=CollectorRegistry())
+    sink = KafkaSink(
+        name="sink", config={}, max_retries=1, metrics=KafkaMetrics(CollectorRegistry())
+    )
     timed_out = KafkaError(KafkaError._MSG_TIMED_OUT, retriable=True)
     outs = [Output("alerts", f"{i}".encode(), b"k") for i in range(3)]  # RAISED, CLEARED, ...
 
@@ -69,7 +71,9 @@ def test_a_producer_restart_keeps_every_undelivered_output_and_grants_nothing_tw
     counted as a delivery failure, and the room they hold is not granted upstream again."""
     monkeypatch.setattr(sink_module, "RESTART_FLUSH_S", 0.2)
     registry = CollectorRegistry()
-    sink = KafkaSink(name="sink", config={"bootstrap.servers": "127.0.0.1:1"}, registry=registry)
+    sink = KafkaSink(
+        name="sink", config={"bootstrap.servers": "127.0.0.1:1"}, metrics=KafkaMetrics(registry)
+    )
     sink._open()  # as start() does, without a pipeline to grant demand to
     stuck = [Output("alerts", f"{i}".encode(), b"k") for i in range(3)]
     sink._produce(stuck)
@@ -141,7 +145,7 @@ class GrantingSink(KafkaSink):
 
     def __init__(self, producer: FakeProducer, **kw: Any) -> None:
         registry = CollectorRegistry()
-        super().__init__(name="sink", config={}, registry=registry, **kw)
+        super().__init__(name="sink", config={}, metrics=KafkaMetrics(registry), **kw)
         self.registry = registry
         self.granted: list[int] = []
         self.producer = producer  # type: ignore[assignment]
