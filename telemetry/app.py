@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka.schema_registry import SchemaRegistryClient
-from prometheus_client import CollectorRegistry, Info
+from prometheus_client import CollectorRegistry
 
 from telemetry import __version__
 from telemetry.aggregate import Aggregate, Aggregator, Checkpointer
@@ -45,6 +45,7 @@ from telemetry.errors import RejoinError, StageError
 from telemetry.kafka import KafkaSink, KafkaSource
 from telemetry.kafka._changelog import ChangelogWriter, read_changelog
 from telemetry.kafka._transactions import Transactions, transactional_id
+from telemetry.metrics import BUILD, KafkaMetrics, info
 from telemetry.stages import Pipeline, Processor, StopBudget
 
 logger = logging.getLogger("telemetry.app")
@@ -95,9 +96,10 @@ class App:
     ) -> None:
         self.config = config
         self.registry = registry if registry is not None else CollectorRegistry()
-        Info("telemetry_build", "Version of the running processor", registry=self.registry).info(
+        info(BUILD, self.registry).info(
             {"version": __version__, "python": platform.python_version()}
         )
+        kafka_metrics = KafkaMetrics(self.registry)  # the source's and the sink's
         processing, topics = config.processing, config.topics
         schemas = schema_source(config)
         encoder, ids = output_encoder(
@@ -137,7 +139,7 @@ class App:
             topics=[topics.readings],
             prefetch=processing.prefetch,
             commit_interval=processing.commit_interval_s,
-            registry=self.registry,
+            metrics=kafka_metrics,
             stop_budget=self.stop_budget,
             commits=not exactly_once,
         )
@@ -209,7 +211,7 @@ class App:
             config=client,
             window=processing.sink_window,
             rate_limit=processing.sink_rate_limit,
-            registry=self.registry,
+            metrics=kafka_metrics,
             stop_budget=self.stop_budget,
             transactions=self.transactions,
         )

@@ -7,9 +7,10 @@ state to the changelog topic and restores it on assign.
 """
 
 from telemetry.aggregate._aggregator import Aggregator
-from telemetry.aggregate._checkpoint import Checkpointer, Epoch, StateMetrics
+from telemetry.aggregate._checkpoint import Checkpointer, Epoch
 from telemetry.aggregate._events import ALERT, LATE, ROLLUP, Emitted, Event, Kind
-from telemetry.aggregate._stage import Aggregate, AggregateMetrics
+from telemetry.aggregate._stage import Aggregate
+from telemetry.metrics import AggregateMetrics, StateMetrics
 
 __all__ = [
     "ALERT",

@@ -38,12 +38,13 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry
 
 from telemetry.aggregate._partition import PartitionState, _Key
 from telemetry.aggregate._snapshot import apply, begin, key_change
 from telemetry.kafka import PartitionOffsets, Pending
 from telemetry.kafka._changelog import ChangelogRecord, ChangelogWriter, Latest
+from telemetry.metrics import StateMetrics
 
 logger = logging.getLogger("telemetry.state")
 
@@ -132,42 +133,6 @@ class _Chain:
             bool(self.pending)
             and self.pending[0] is not self.saving
             and not (self.pending[0].pending)
-        )
-
-
-class StateMetrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.restore_seconds = Histogram(
-            "telemetry_state_restore_seconds",
-            "Time to restore assigned partitions from the changelog",
-            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
-            registry=registry,
-        )
-        self.restored_keys = Counter(
-            "telemetry_state_restored_keys", "Keys restored from the changelog", registry=registry
-        )
-        self.records = Counter(
-            "telemetry_state_changelog_records",
-            "Changelog records written (key states, tombstones, markers)",
-            registry=registry,
-        )
-        self.bytes = Counter(
-            "telemetry_state_changelog_bytes", "Changelog bytes written", registry=registry
-        )
-        self.evicted = Counter(
-            "telemetry_state_evicted_keys",
-            "Keys evicted after processing.state_ttl_ms without a reading",
-            registry=registry,
-        )
-        self.keys = Gauge(
-            "telemetry_state_keys",
-            "(device, sensor) keys held in the state of the assigned partitions",
-            registry=registry,
-        )
-        self.checkpoints = Counter(
-            "telemetry_state_checkpoints",
-            "Partition checkpoints made durable in the changelog",
-            registry=registry,
         )
 
 

@@ -28,7 +28,7 @@ from collections import Counter as Tally
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry
 
 from telemetry.aggregate._aggregator import Aggregator
 from telemetry.aggregate._checkpoint import Checkpointer, Epoch
@@ -37,27 +37,9 @@ from telemetry.aggregate._partition import PartitionState
 from telemetry.codec import Encoder
 from telemetry.decode import DecodeEvent
 from telemetry.kafka import Output, PartitionOffsets
+from telemetry.metrics import AggregateMetrics
 from telemetry.stages import Processor, Supervision
 from telemetry.windows import rollup_label
-
-
-class AggregateMetrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.rollups = Counter(
-            "telemetry_rollups", "Rollups emitted (windows closed)", ["window"], registry=registry
-        )
-        self.alerts = Counter(
-            "telemetry_alerts", "Alert state changes emitted", ["rule", "state"], registry=registry
-        )
-        self.late = Counter(
-            "telemetry_late_events", "Readings for windows already closed", registry=registry
-        )
-        self.event_time_lag = Gauge(
-            "telemetry_event_time_lag_seconds",
-            "Wall clock minus the partition's watermark",
-            ["partition"],
-            registry=registry,
-        )
 
 
 class Aggregate(Processor[DecodeEvent, Output]):
@@ -92,6 +74,7 @@ class Aggregate(Processor[DecodeEvent, Output]):
         self._topic = {ROLLUP: rollups_topic, ALERT: alerts_topic, LATE: late_topic}
         self.metrics = AggregateMetrics(registry)
         self._lag_labels: set[str] = set()
+        self._unassigned = 0  # the aggregator's unassigned_total already exported
         self._last_tick: float | None = None
 
     # -- partitions (source listeners) --------------------------------------------------------
@@ -173,6 +156,10 @@ class Aggregate(Processor[DecodeEvent, Output]):
         readings = cast(list[Event], mixed)
         if readings:
             emitted = self.aggregator.process(readings)
+            dropped = self.aggregator.unassigned_total - self._unassigned
+            if dropped:  # in flight when their partition was revoked
+                self._unassigned += dropped
+                self.metrics.unassigned.inc(dropped)
             if emitted:
                 outputs.extend(self._encode(emitted, started))
             # The aggregator has them now: the state (or, in memory, open windows and

@@ -7,10 +7,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry
 
 from telemetry.codec._decoder import DecodeFailure
 from telemetry.codec._reasons import Reason
+from telemetry.metrics import DEADLETTER_RECORDS, counter
 
 HEADER_REASON = "telemetry.error.reason"
 HEADER_MESSAGE = "telemetry.error.message"
@@ -125,12 +126,7 @@ class DeadLetterReporter:
         registry: CollectorRegistry,
         log: RateLimitedLog | None = None,
     ) -> None:
-        self.counter = Counter(
-            "telemetry_deadletter_records",
-            "Records sent to the dead-letter topic, by reason.",
-            ["reason"],
-            registry=registry,
-        )
+        self.counter = counter(DEADLETTER_RECORDS, registry)
         for reason in Reason:
             self.counter.labels(reason=reason.value)
         self.log = log or RateLimitedLog()

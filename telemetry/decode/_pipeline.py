@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from telemetry.codec import DeadLetterReporter, Encoder, ReadingDecoder
 from telemetry.decode._stage import Decode, ReadingsToOutputs
-from telemetry.kafka import KafkaSink, KafkaSource
+from telemetry.kafka import KafkaMetrics, KafkaSink, KafkaSource
 from telemetry.stages import Pipeline
 
 
@@ -48,11 +48,12 @@ def decode_pipeline(
     are counted on ``registry``.
     """
     registry = registry if registry is not None else CollectorRegistry()
+    metrics = KafkaMetrics(registry)  # the source's and the sink's
     source = KafkaSource(
         name="source",
         config={"bootstrap.servers": bootstrap, "group.id": group, **(consumer_config or {})},
         topics=[input_topic],
-        registry=registry,
+        metrics=metrics,
     )
     if decode is None:
         decode = Decode(
@@ -67,7 +68,7 @@ def decode_pipeline(
     sink = KafkaSink(
         name="sink",
         config={"bootstrap.servers": bootstrap, **(producer_config or {})},
-        registry=registry,
+        metrics=metrics,
     )
     source.revoke_listeners.append(sink.finish)
     pipeline = Pipeline(registry=registry)

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from operator import itemgetter
 from typing import Final, Literal
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry
 
 from telemetry.codec import (
     DeadLetter,
@@ -32,6 +32,7 @@ from telemetry.codec import (
     Reason,
 )
 from telemetry.kafka import Headers, Output, PartitionOffsets, Record
+from telemetry.metrics import KEY_MISMATCH_READINGS, counter
 from telemetry.stages import Dispatcher, Processor, Supervision
 
 HEADER_REKEYED_FROM: Final = "telemetry.rekeyed.from"
@@ -139,11 +140,8 @@ class Decode(Processor[Record, DecodeEvent]):
         self.reporter = reporter
         self._misplaced: Callable[[Record, Reading], Output] | None = None
         if key_mismatch is not None:
-            self.key_mismatches = Counter(
-                "telemetry_key_mismatch_readings",
-                "Readings whose Kafka key is not their device id (or is null), by what was done",
-                ["action"],
-                registry=registry if registry is not None else CollectorRegistry(),
+            self.key_mismatches = counter(
+                KEY_MISMATCH_READINGS, registry if registry is not None else CollectorRegistry()
             )
             self._mismatch = self.key_mismatches.labels(key_mismatch)
             self._misplaced = self._rekey if key_mismatch == "rekey" else self._mislabelled

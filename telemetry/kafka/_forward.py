@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 from telemetry.kafka._records import Output, Record
 from telemetry.kafka._sink import KafkaSink
 from telemetry.kafka._source import KafkaSource
+from telemetry.metrics import KafkaMetrics
 from telemetry.stages import Pipeline, Processor
 
 
@@ -40,18 +41,20 @@ def forwarding_pipeline(
 ) -> tuple[Pipeline, KafkaSource, KafkaSink]:
     """source -> forward -> sink, with revokes finishing the sink's deliveries first."""
     registry = registry if registry is not None else CollectorRegistry()
+    # One set of Kafka metrics for the source and the sink (a given sink brings its own).
+    metrics = sink.metrics if sink is not None else KafkaMetrics(registry)
     source = KafkaSource(
         name="source",
         config={"bootstrap.servers": bootstrap, "group.id": group, **(consumer_config or {})},
         topics=[input_topic],
-        registry=registry,
+        metrics=metrics,
     )
     forward = Forward(name="forward", topic=output_topic)
     if sink is None:
         sink = KafkaSink(
             name="sink",
             config={"bootstrap.servers": bootstrap, **(producer_config or {})},
-            registry=registry,
+            metrics=metrics,
         )
     source.revoke_listeners.append(sink.finish)
     pipeline = Pipeline(registry=registry)

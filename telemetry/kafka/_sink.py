@@ -22,10 +22,10 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from prometheus_client import CollectorRegistry
 
 from telemetry.errors import KafkaClientError, RejoinError
-from telemetry.kafka._metrics import KafkaMetrics
 from telemetry.kafka._offsets import PartitionOffsets
 from telemetry.kafka._records import Output
 from telemetry.kafka._transactions import Transactions
+from telemetry.metrics import KafkaMetrics
 from telemetry.stages import Sink, StopBudget, Supervision
 
 logger = logging.getLogger("telemetry.kafka")
@@ -42,7 +42,7 @@ class KafkaSink(Sink[Output]):
         window: int = 20_000,
         max_retries: int = 3,
         rate_limit: float | None = None,
-        registry: CollectorRegistry | None = None,
+        metrics: KafkaMetrics | None = None,
         supervision: Supervision | None = None,
         stop_budget: StopBudget | None = None,
         transactions: Transactions | None = None,
@@ -68,7 +68,8 @@ class KafkaSink(Sink[Output]):
         self._owed = 0
         self._budget = 0.0
         self._refilled = time.monotonic()
-        self.metrics = KafkaMetrics.for_registry(registry)
+        # Shared with the pipeline's source (one set per registry); a private one when None.
+        self.metrics = metrics if metrics is not None else KafkaMetrics(CollectorRegistry())
         self.producer: Producer | None = None
         self._backlog: deque[Output] = deque()  # accepted, not yet taken by librdkafka
         self._in_flight = 0

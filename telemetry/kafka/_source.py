@@ -23,9 +23,9 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 from prometheus_client import CollectorRegistry
 
 from telemetry.errors import KafkaClientError
-from telemetry.kafka._metrics import KafkaMetrics
 from telemetry.kafka._offsets import Drained, PartitionOffsets
 from telemetry.kafka._records import Record
+from telemetry.metrics import KafkaMetrics
 from telemetry.stages import Source, StopBudget, Supervision
 
 logger = logging.getLogger("telemetry.kafka")
@@ -54,7 +54,7 @@ class KafkaSource(Source[Record]):
         poll_batch: int = 5_000,
         commit_interval: float = 5.0,
         revoke_timeout: float = 10.0,
-        registry: CollectorRegistry | None = None,
+        metrics: KafkaMetrics | None = None,
         supervision: Supervision | None = None,
         buffer_size: int = 10_000,
         stop_budget: StopBudget | None = None,
@@ -105,7 +105,8 @@ class KafkaSource(Source[Record]):
         # Exactly-once: librdkafka is polled (rebalance callbacks run there) only while this
         # holds, so a revoke always finds every output of the input applied so far produced.
         self.consume_when: Callable[[], bool] | None = None
-        self.metrics = KafkaMetrics.for_registry(registry)
+        # Shared with the pipeline's sink (one set per registry); a private one when None.
+        self.metrics = metrics if metrics is not None else KafkaMetrics(CollectorRegistry())
         self.consumer: Consumer | None = None
         self.partitions: dict[PartitionKey, PartitionOffsets] = {}
         self.assign_listeners: list[PartitionListener] = []

@@ -19,9 +19,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer, TopicPartition
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry
 
 from telemetry.errors import RejoinError
+from telemetry.metrics import TransactionMetrics
 
 logger = logging.getLogger("telemetry.kafka")
 
@@ -47,29 +48,6 @@ def transactional_id(group_id: str, instance_id: str | None) -> str:
     if instance_id:
         return f"{group_id}-{instance_id}"
     return f"{group_id}-{socket.gethostname()}-{os.getpid()}-{_PROCESS_TOKEN}"
-
-
-class TransactionMetrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.transactions = Counter(
-            "telemetry_transactions",
-            "Exactly-once transactions by result (committed, aborted)",
-            ["result"],
-            registry=registry,
-        )
-        self.commit_seconds = Histogram(
-            "telemetry_transaction_commit_seconds",
-            "Time to send the offsets and commit one transaction",
-            registry=registry,
-            buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-        )
-        self.stuck = Counter(
-            "telemetry_transaction_stuck",
-            "Transactional calls given up because librdkafka did not return (the member rejoined)",
-            registry=registry,
-        )
-        for result in ("committed", "aborted"):
-            self.transactions.labels(result)
 
 
 class Transactions:

@@ -10,10 +10,11 @@ worker's series with a ``worker`` label, and ``/healthz`` and ``/readyz`` over a
 
 from __future__ import annotations
 
+from telemetry.metrics import WORKER_LABEL, PodMetrics
 from telemetry.pod._backoff import RestartBackoff
-from telemetry.pod._scrape import WORKER_LABEL, merge
+from telemetry.pod._scrape import merge
 from telemetry.pod._supervisor import Supervisor, WorkerCommand, clean_exit, describe_exit
-from telemetry.pod._view import PodMetrics, PodView, WorkerEndpoint
+from telemetry.pod._view import PodView, WorkerEndpoint
 from telemetry.pod._worker import as_worker, report_port, watch_parent, worker_command
 
 __all__ = [

@@ -16,8 +16,7 @@ from collections.abc import Iterable, Mapping
 from prometheus_client.metrics_core import Metric
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
-WORKER_LABEL = "worker"
-"""The label the pod adds to every series of a worker: the worker's index, ``"0"`` .. ``N-1``."""
+from telemetry.metrics import WORKER_LABEL  # the worker's index, "0" .. "N-1"
 
 OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 LOOPBACK = "127.0.0.1"

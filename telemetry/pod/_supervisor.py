@@ -25,8 +25,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from telemetry.metrics import PodMetrics
 from telemetry.pod._backoff import RestartBackoff
-from telemetry.pod._view import PodMetrics, WorkerEndpoint
+from telemetry.pod._view import WorkerEndpoint
 
 logger = logging.getLogger("telemetry.pod")
 

@@ -19,11 +19,12 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
-from telemetry.pod._scrape import WORKER_LABEL, merge, probe, scrape
+from telemetry.metrics import WORKER_UP
+from telemetry.pod._scrape import merge, probe, scrape
 
 ALIVE_WITHIN_S = 10.0
 """The supervisor's loop passes every 0.1 s; this long without one means it is stuck."""
@@ -40,20 +41,6 @@ class WorkerEndpoint:
     port: int | None
     """The worker's metrics port on 127.0.0.1; None while it serves none (starting, or dead and
     waiting out its back-off)."""
-
-
-class PodMetrics:
-    """The pod's own metrics (the workers' come from their endpoints)."""
-
-    def __init__(self, registry: CollectorRegistry, workers: int) -> None:
-        self.restarts = Counter(
-            "telemetry_worker_restarts",
-            "Worker processes the pod started again after one died",
-            [WORKER_LABEL],
-            registry=registry,
-        )
-        for index in range(workers):  # every worker's series exists from the start, at 0
-            self.restarts.labels(str(index))
 
 
 class PodView:
@@ -111,11 +98,7 @@ class PodView:
             for e, families in zip(serving, scraped, strict=True)
             if families is not None
         }
-        up = GaugeMetricFamily(
-            "telemetry_worker_up",
-            "1 when the worker process serves its metrics (this scrape read them), else 0",
-            labels=[WORKER_LABEL],
-        )
+        up = GaugeMetricFamily(WORKER_UP.name, WORKER_UP.documentation, labels=WORKER_UP.labels)
         for endpoint in endpoints:
             up.add_metric([str(endpoint.index)], 1.0 if endpoint.index in by_worker else 0.0)
         return [*merge(by_worker), up]

@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 from prometheus_client import CollectorRegistry
 
 from telemetry.errors import StageError
+from telemetry.metrics import PipelineMetrics, StageMetrics
 from telemetry.stages._dispatchers import Dispatcher
-from telemetry.stages._metrics import PipelineMetrics, StageMetrics
 from telemetry.stages._stage import Processor, Sink, Source, Stage, _Consumer, _Producer
 from telemetry.stages._subscription import Subscription
 from telemetry.stages._supervision import Supervisor

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Literal, NoReturn
 from telemetry.errors import StageError
 
 if TYPE_CHECKING:
-    from telemetry.stages._metrics import StageMetrics
+    from telemetry.metrics import StageMetrics
 
 logger = logging.getLogger("telemetry.stages")
 

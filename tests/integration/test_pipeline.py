@@ -15,7 +15,7 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from prometheus_client import CollectorRegistry
 
-from telemetry.kafka import KafkaSink, forwarding_pipeline
+from telemetry.kafka import KafkaMetrics, KafkaSink, forwarding_pipeline
 from tests.conftest import ConsumerFactory, ProducerFactory, TopicFactory
 
 pytestmark = pytest.mark.integration
@@ -130,7 +130,7 @@ def test_slow_sink_pauses_partitions_and_memory_stays_flat(
         name="sink",
         config={"bootstrap.servers": kafka_bootstrap},
         rate_limit=1_000,
-        registry=registry,
+        metrics=KafkaMetrics(registry),
     )
     pipeline, source, _ = forwarding_pipeline(
         bootstrap=kafka_bootstrap,

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 from prometheus_client import CollectorRegistry
 
-from telemetry.kafka import KafkaSource
+from telemetry.kafka import KafkaMetrics, KafkaSource
 from tests.conftest import ProducerFactory, TopicFactory
 
 pytestmark = pytest.mark.integration
@@ -28,7 +28,7 @@ def test_idle_wait_wakes_on_the_first_message_not_a_full_batch(
         name="source",
         config={"bootstrap.servers": kafka_bootstrap, "group.id": group_id},
         topics=[topic],
-        registry=CollectorRegistry(),
+        metrics=KafkaMetrics(CollectorRegistry()),
     )
     source.start()
     try:
@@ -64,8 +64,8 @@ def test_a_rebalance_makes_kept_partitions_reach_their_end_anew_before_they_coun
     their end again."""
     topic = topic_factory(4)
     config = {"bootstrap.servers": kafka_bootstrap, "group.id": group_id}
-    first = KafkaSource(name="first", config=config, topics=[topic], registry=CollectorRegistry())
-    second = KafkaSource(name="second", config=config, topics=[topic], registry=CollectorRegistry())
+    first = KafkaSource(name="first", config=config, topics=[topic])
+    second = KafkaSource(name="second", config=config, topics=[topic])
     first.start()
     try:
         first.on_demand(5_000)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 from prometheus_client import CollectorRegistry
 
-from telemetry.kafka import KafkaSource, PartitionOffsets
+from telemetry.kafka import KafkaMetrics, KafkaSource, PartitionOffsets
 
 
 def test_a_member_that_lost_its_partitions_is_not_ready_until_assigned_again() -> None:
@@ -16,7 +16,7 @@ def test_a_member_that_lost_its_partitions_is_not_ready_until_assigned_again() -
         name="source",
         config={"group.id": "g"},
         topics=["readings"],
-        registry=CollectorRegistry(),
+        metrics=KafkaMetrics(CollectorRegistry()),
     )
     consumer = Consumer({"group.id": "g"})  # never connects: only handed to the callbacks
     lost: list[tuple[int, bool]] = []
@@ -42,7 +42,9 @@ def test_a_member_that_lost_its_partitions_is_not_ready_until_assigned_again() -
 
 def test_a_failed_asynchronous_commit_is_counted_and_made_again() -> None:
     registry = CollectorRegistry()
-    source = KafkaSource(name="source", config={"group.id": "g"}, topics=["r"], registry=registry)
+    source = KafkaSource(
+        name="source", config={"group.id": "g"}, topics=["r"], metrics=KafkaMetrics(registry)
+    )
     consumer = Consumer({"group.id": "g"})
     try:
         source._on_assign(consumer, [TopicPartition("r", 0)])
@@ -76,7 +78,10 @@ def _stats(fetches: int, hi_offset: int) -> str:
 
 def test_after_a_reconnect_the_end_counts_only_from_a_fetch_answered_since() -> None:
     source = KafkaSource(
-        name="source", config={"group.id": "g"}, topics=["r"], registry=CollectorRegistry()
+        name="source",
+        config={"group.id": "g"},
+        topics=["r"],
+        metrics=KafkaMetrics(CollectorRegistry()),
     )
     consumer = Consumer({"group.id": "g"})
     try:
