@@ -4,7 +4,9 @@
 
 This is the same public API the CLI uses. A custom stage goes between decode and aggregate
 (``App(config, stages=[...])``): it receives decoded readings (and dead letters, which it must
-pass on) and returns what the aggregation should see (see README, "Python API").
+pass on) and returns what the aggregation should see (see README, "Python API"). Output sinks
+besides Kafka (``App(config, sinks=[...])``, :class:`~telemetry.sinks.OutputSink`) receive every
+rollup and alert too; an output counts as delivered once every sink acked it.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from telemetry.kafka import KafkaSink, KafkaSource
 from telemetry.kafka._changelog import ChangelogWriter, read_changelog
 from telemetry.kafka._transactions import Transactions, transactional_id
 from telemetry.metrics import BUILD, KafkaMetrics, info
+from telemetry.sinks import Broadcast, OutputSink, SinkStage
 from telemetry.stages import Pipeline, Processor, StopBudget
 
 logger = logging.getLogger("telemetry.app")
@@ -93,6 +96,7 @@ class App:
         *,
         registry: CollectorRegistry | None = None,
         stages: Sequence[Processor[DecodeEvent, DecodeEvent]] = (),
+        sinks: Sequence[OutputSink] = (),
     ) -> None:
         self.config = config
         self.registry = registry if registry is not None else CollectorRegistry()
@@ -205,6 +209,8 @@ class App:
             late_topic=topics.late,
             registry=self.registry,
             checkpointer=self.checkpointer,
+            # Every sink sees every output (the default dispatcher would split them).
+            dispatcher=Broadcast() if sinks else None,
         )
         self.sink = KafkaSink(
             name="sink",
@@ -221,6 +227,9 @@ class App:
         self.source.assign_listeners.append(self.aggregate.assigned)
         self.source.revoke_listeners.append(self.aggregate.revoking)
         self.source.revoke_listeners.append(self.sink.finish)
+        self.sinks = [SinkStage(sink, stop_budget=self.stop_budget) for sink in sinks]
+        for sink_stage in self.sinks:  # their acks too, before the checkpoints are written
+            self.source.revoke_listeners.append(sink_stage.finish)
         self.source.revoke_listeners.append(self.aggregate.revoked)
         self.pipeline = Pipeline(registry=self.registry)
         demand = processing.max_demand
@@ -233,6 +242,14 @@ class App:
         self.pipeline.subscribe(
             self.sink, self.aggregate, max_demand=self.sink.window, min_demand=0, manual=True
         )
+        for sink_stage in self.sinks:
+            self.pipeline.subscribe(
+                sink_stage,
+                self.aggregate,
+                max_demand=sink_stage.sink.capacity,
+                min_demand=0,
+                manual=True,
+            )
         self._last_pass = 0.0
         self._running = False
         self._until: Callable[[], bool] | None = None
@@ -264,8 +281,13 @@ class App:
         logger.info("processor stopped")
 
     def _quiet(self) -> bool:
-        """Every output of the input applied so far is handed to the producer."""
-        return self.pipeline.is_quiet() and self.sink.backlog() == 0
+        """Every output of the input applied so far is handed to the producer, and acked by
+        every other sink (those are not transactional: they deliver before the commit)."""
+        return (
+            self.pipeline.is_quiet()
+            and self.sink.backlog() == 0
+            and not any(sink_stage.in_flight() for sink_stage in self.sinks)
+        )
 
     def _beat(self) -> bool:
         # Between passes: no batch is half applied, so the state may be cut here.

@@ -12,6 +12,7 @@ catches one type::
     ├── CodecError           a record cannot be encoded or decoded (carries a dead-letter reason)
     ├── SchemaSourceError    the schema source cannot answer: retry later, never the record's fault
     ├── StateError           the state changelog cannot be read, restored or written
+    ├── SinkError            an output sink gave up on an output (its input stays uncommitted)
     └── WorkerError          a worker of ``telemetry run --workers`` did not drain and exit cleanly
 """
 
@@ -74,6 +75,10 @@ class SchemaSourceError(TelemetryError):
 
 class StateError(TelemetryError):
     """The state changelog could not be read, restored or written."""
+
+
+class SinkError(TelemetryError):
+    """An output sink (``App(config, sinks=[...])``) failed an output it could not deliver."""
 
 
 class WorkerError(TelemetryError):

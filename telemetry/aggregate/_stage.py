@@ -38,7 +38,7 @@ from telemetry.codec import Encoder
 from telemetry.decode import DecodeEvent
 from telemetry.kafka import Output, PartitionOffsets
 from telemetry.metrics import AggregateMetrics
-from telemetry.stages import Processor, Supervision
+from telemetry.stages import Dispatcher, Processor, Supervision
 from telemetry.windows import rollup_label
 
 
@@ -60,9 +60,11 @@ class Aggregate(Processor[DecodeEvent, Output]):
         checkpointer: Checkpointer | None = None,
         name: str = "aggregate",
         buffer_size: int = 10_000,
+        dispatcher: Dispatcher | None = None,
     ) -> None:
         super().__init__(
             name=name,
+            dispatcher=dispatcher,
             buffer_size=buffer_size,
             tick_interval=aggregator.tick_interval,
             supervision=Supervision(strategy="escalate"),
@@ -217,7 +219,7 @@ class Aggregate(Processor[DecodeEvent, Output]):
     def tick_pending(self) -> bool:
         return self.aggregator.tick_pending()
 
-    def _encode(  # noqa: PLR0912 - once per output: inlined on purpose
+    def _encode(  # noqa: PLR0912, PLR0915 - once per output: inlined on purpose
         self, emitted: list[Emitted], started: float
     ) -> list[Output]:
         encode = self.encoder.encode
@@ -268,6 +270,7 @@ class Aggregate(Processor[DecodeEvent, Output]):
                     epoch.pending += 1
             out.started = started
             out.event_time = event_time
+            out.emitted = item  # the value, for output sinks other than Kafka
             queue.append(out)
         # Metrics per batch, not per output: a label lookup costs more than the increment.
         for label, n in windows.items():

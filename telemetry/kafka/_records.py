@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from operator import itemgetter
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from confluent_kafka import Message
 
 from telemetry.kafka._offsets import PartitionOffsets
+
+if TYPE_CHECKING:
+    from telemetry.aggregate._events import Emitted
 
 Headers = list[tuple[str, str | bytes | None]]
 
@@ -71,6 +74,7 @@ class Output:
     __slots__ = (
         "ack",
         "cuttable",
+        "emitted",
         "event_time",
         "headers",
         "key",
@@ -78,6 +82,7 @@ class Output:
         "source",
         "started",
         "topic",
+        "unacked",
         "value",
     )
 
@@ -104,6 +109,17 @@ class Output:
         # A dead letter: when it does not fit the producer's or the broker's size limit, the
         # sink may cut its copy of the original (see telemetry.kafka._sink.cut_to_fit).
         self.cuttable = False
+        # The value before encoding, for output sinks other than Kafka (telemetry.sinks):
+        # the rollup, alert or late reading it encodes; None for dead letters.
+        self.emitted: Emitted | None = None
+        # Sinks that still have to acknowledge it: the handle settles once all of them did.
+        self.unacked = 1
+
+    def acked(self) -> None:
+        """One sink delivered it; the last one settles its handle."""
+        self.unacked -= 1
+        if not self.unacked:
+            self.ack.settle(self)
 
     @classmethod
     def forward(cls, record: Record, topic: str) -> Output:

@@ -260,7 +260,7 @@ class KafkaSink(Sink[Output]):
             self._delivered += 1
             if self._retries:
                 self._retries.pop(id(out), None)
-            out.ack.settle(out)
+            out.acked()  # settles once every sink delivered it (telemetry.sinks)
             if out.started:
                 now = time.time()
                 self.metrics.processing_latency.observe(now - out.started)
