@@ -165,6 +165,9 @@ class PartitionState:
         self.plugins: list[WindowRuntime] = [
             s.runtime(i, relative_accuracy) for i, s in enumerate(plugins)
         ]
+        # Plug-in runtimes do not report their opens: each reading they see counts as the most
+        # it can open, so their closes are paced like the built-ins' (see ``opened``).
+        self._plugin_opens = sum(s.windows_per_reading for s in plugins)
         self.tumbling_only = (
             len(self.fixed) == 1
             and self.fixed[0].tumbling
@@ -330,6 +333,7 @@ class PartitionState:
                 if alert is not None:
                     out.append(Emitted(ALERT, p, offset, alert))
         self.readings_total += i - start
+        self.opened += (i - start) * self._plugin_opens
         self.late_total += late_n
         self.arrival = arrival
         self.last_seen = now

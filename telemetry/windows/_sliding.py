@@ -16,7 +16,7 @@ have been emitted is its ``emitted`` end, saved with it, so a restore never repu
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from heapq import heappop, heappush
 from typing import ClassVar
@@ -131,42 +131,21 @@ class SlidingRuntime:
     def close(self, watermark: int, budget: int | None, touch: Touch, emit: Emit) -> int | None:
         # Every window due first: a pane expiring at ``e`` is the oldest of the window ending
         # at ``e``.
-        pending, due = self.pending, self.due
         size, slot, symbol = self.size, self.slot, self.spec.symbol
-        while pending and pending[0] <= watermark:
-            end = pending[0]
-            bucket = due[end]
-            while bucket:
-                if budget is not None:
-                    if budget <= 0:
-                        return 0
-                    budget -= 1
-                key, _ = bucket.pop()
-                cost = touch(key)
-                if budget is not None:
-                    budget -= cost
-                state: Panes = key.ext[slot]
-                state.emitted = end
-                merged = _merge(state.panes, end - size, end, self.accuracy)
-                emit(merged.offset, merged.rollup(key.device, key.sensor, symbol, end - size, end))
-            heappop(pending)
-            del due[end]
-        expiry, expiring = self.expiry, self.expiring
-        while expiry and expiry[0] <= watermark:
-            at = expiry[0]
-            bucket = expiring[at]
-            while bucket:
-                if budget is not None:
-                    if budget <= 0:
-                        return 0
-                    budget -= 1
-                key, start = bucket.pop()
-                budget_cost = touch(key)
-                if budget is not None:
-                    budget -= budget_cost
-                key.ext[slot].panes.pop(start, None)
-            heappop(expiry)
-            del expiring[at]
+
+        def emit_window(key: PluginKey, end: int, _start: int) -> None:
+            state: Panes = key.ext[slot]
+            state.emitted = end
+            merged = _merge(state.panes, end - size, end, self.accuracy)
+            emit(merged.offset, merged.rollup(key.device, key.sensor, symbol, end - size, end))
+
+        def drop_pane(key: PluginKey, _at: int, start: int) -> None:
+            key.ext[slot].panes.pop(start, None)
+
+        budget = _drain(self.pending, self.due, watermark, budget, touch, emit_window)
+        if budget == 0:
+            return 0
+        budget = _drain(self.expiry, self.expiring, watermark, budget, touch, drop_pane)
         return budget if budget is None or budget > 0 else 0
 
     def holds(self, key: PluginKey) -> bool:
@@ -229,3 +208,31 @@ def _merge(panes: dict[int, Accumulator], lo: int, hi: int, accuracy: float | No
     if merged is None:  # pragma: no cover - the pane that made the window is in it
         raise RuntimeError(f"no pane in [{lo}, {hi})")
     return merged
+
+
+def _drain(  # noqa: PLR0917 - the two close loops' shared walk
+    heap: list[int],
+    buckets: dict[int, list[tuple[PluginKey, int]]],
+    watermark: int,
+    budget: int | None,
+    touch: Touch,
+    act: Callable[[PluginKey, int, int], None],
+) -> int | None:
+    """``act(key, time, start)`` on each bucketed entry due at ``watermark``, at one close plus
+    the key's ``touch`` cost each, until ``budget`` runs out (then 0; entries left stay)."""
+    while heap and heap[0] <= watermark:
+        at = heap[0]
+        bucket = buckets[at]
+        while bucket:
+            if budget is not None:
+                if budget <= 0:
+                    return 0
+                budget -= 1
+            key, start = bucket.pop()
+            cost = touch(key)
+            if budget is not None:
+                budget -= cost
+            act(key, at, start)
+        heappop(heap)
+        del buckets[at]
+    return budget

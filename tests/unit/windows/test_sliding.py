@@ -134,3 +134,15 @@ def test_bad_sliding_parameters_raise_config_error() -> None:
 def test_a_sliding_and_a_tumbling_spec_of_one_size_would_collide() -> None:
     with pytest.raises(ConfigError, match="sizes must be distinct"):
         Aggregator(windows=(Tumbling(1_000), Sliding(1_000)))
+
+
+def test_closing_keeps_up_with_one_shot_devices_under_the_smallest_close_budget() -> None:
+    """Plug-in windows pace closing like the built-ins: a pass of new devices' readings buys
+    the closes of the windows that came due, not only the per-pass minimum."""
+    clock = FakeClock()
+    spec = Sliding(size_ms=1_000, every_ms=1_000)
+    agg = Aggregator(windows=(spec,), idle_timeout=5.0, clock=clock, close_budget=1)
+    agg.open_partition(0)
+    agg.process([ev(i, 1_000 + i, device=f"once-{i}") for i in range(100)])
+    out = agg.process([ev(100 + i, 5_000 + i, device=f"next-{i}") for i in range(100)])
+    assert len([e for e in out if e.kind == ROLLUP]) == 100
