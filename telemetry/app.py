@@ -41,14 +41,14 @@ from telemetry.codec._schemas import (
     load_schema_file,
     value_subject,
 )
-from telemetry.config import Config
+from telemetry.config import RESERVED_STAGE_NAMES, Config, ProcessingConfig
 from telemetry.decode import Decode, DecodeEvent
-from telemetry.errors import RejoinError, StageError
+from telemetry.errors import ConfigError, RejoinError, StageError
 from telemetry.kafka import KafkaSink, KafkaSource
 from telemetry.kafka._changelog import ChangelogWriter, read_changelog
 from telemetry.kafka._transactions import Transactions, transactional_id
 from telemetry.metrics import BUILD, KafkaMetrics, info
-from telemetry.sinks import Broadcast, OutputSink, SinkStage
+from telemetry.sinks import Broadcast, OutputSink, SinkContext, SinkStage
 from telemetry.stages import Pipeline, Processor, StopBudget
 
 logger = logging.getLogger("telemetry.app")
@@ -87,6 +87,35 @@ def schema_source(config: Config) -> SchemaSource:
     return LocalSchemaSource(directory)
 
 
+def _membership(processing: ProcessingConfig) -> dict[str, Any]:
+    """The consumer's group settings."""
+    membership: dict[str, Any] = {
+        "group.id": processing.group_id,
+        "session.timeout.ms": processing.session_timeout_ms,
+    }
+    if processing.instance_id:
+        membership["group.instance.id"] = processing.instance_id
+    if processing.guarantee == "exactly_once":
+        # Read what was committed only: readings re-keyed by another member are outputs.
+        membership["isolation.level"] = "read_committed"
+    return membership
+
+
+def _all_sinks(
+    config: Config, given: Sequence[OutputSink], context: SinkContext
+) -> list[OutputSink]:
+    """The configured sinks (YAML ``sinks:``), then those given to :class:`App`."""
+    sinks = [*(spec.build(context) for spec in config.sinks), *given]
+    names = [sink.name for sink in sinks]
+    for index, name in enumerate(names):
+        if name in names[:index] or name in RESERVED_STAGE_NAMES:
+            raise ConfigError(
+                f"output sink name {name!r} is taken (by another sink or a built-in stage); "
+                "give each sink its own name"
+            )
+    return sinks
+
+
 class App:
     """A running processor: one member of the consumer group ``processing.group_id``."""
 
@@ -104,6 +133,7 @@ class App:
             {"version": __version__, "python": platform.python_version()}
         )
         kafka_metrics = KafkaMetrics(self.registry)  # the source's and the sink's
+        sinks = _all_sinks(config, sinks, SinkContext(self.registry))
         processing, topics = config.processing, config.topics
         schemas = schema_source(config)
         encoder, ids = output_encoder(
@@ -114,12 +144,7 @@ class App:
             schemas, value_subject(topics.late or topics.readings), reading_schema
         )
         client = config.kafka.client_config()
-        membership: dict[str, Any] = {
-            "group.id": processing.group_id,
-            "session.timeout.ms": processing.session_timeout_ms,
-        }
-        if processing.instance_id:
-            membership["group.instance.id"] = processing.instance_id
+        membership = _membership(processing)
         exactly_once = processing.guarantee == "exactly_once"
         # Exactly-once: one transactional producer for outputs and changelog (see README).
         self.transactions = (
@@ -132,9 +157,6 @@ class App:
             if exactly_once
             else None
         )
-        if exactly_once:
-            # Read what was committed only: readings re-keyed by another member are outputs.
-            membership["isolation.level"] = "read_committed"
         # One budget for the whole stop: revoke flushes, final commit, leave, last writes.
         self.stop_budget = StopBudget()
         self.source = KafkaSource(

@@ -273,6 +273,30 @@ WORKER_RESTARTS = _spec(
     WORKER_LABEL,
 )
 
+# -- output sinks (telemetry.sinks) -----------------------------------------------------------
+
+WEBHOOK_SENT = _spec(
+    "counter", "telemetry_webhook_sent", "Outputs a webhook sink delivered (2xx answers)", "sink"
+)
+WEBHOOK_RETRIES = _spec(
+    "counter",
+    "telemetry_webhook_retries",
+    "Webhook requests that failed and were retried (timeouts, refused, 408/429/5xx)",
+    "sink",
+)
+WEBHOOK_FAILURES = _spec(
+    "counter",
+    "telemetry_webhook_failures",
+    "Outputs a webhook sink gave up on (retries exhausted or rejected): the processor stops",
+    "sink",
+)
+WEBHOOK_QUEUED = _spec(
+    "gauge",
+    "telemetry_webhook_queued_outputs",
+    "Outputs waiting in a webhook sink's queue or in flight (at most its queue_size)",
+    "sink",
+)
+
 INVENTORY: Final[tuple[MetricSpec, ...]] = tuple(
     spec for spec in globals().values() if isinstance(spec, MetricSpec)
 )
@@ -424,3 +448,24 @@ class PodMetrics:
         self.restarts = counter(WORKER_RESTARTS, registry)
         for index in range(workers):  # every worker's series exists from the start, at 0
             self.restarts.labels(str(index))
+
+
+class WebhookSinkMetrics:
+    """One webhook sink's series (its ``sink`` label)."""
+
+    def __init__(self, bundle: WebhookMetrics, sink: str) -> None:
+        self.sent = bundle.sent.labels(sink)
+        self.retries = bundle.retries.labels(sink)
+        self.failures = bundle.failures.labels(sink)
+        self.queued = bundle.queued.labels(sink)
+
+
+class WebhookMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.sent = counter(WEBHOOK_SENT, registry)
+        self.retries = counter(WEBHOOK_RETRIES, registry)
+        self.failures = counter(WEBHOOK_FAILURES, registry)
+        self.queued = gauge(WEBHOOK_QUEUED, registry)
+
+    def for_sink(self, sink: str) -> WebhookSinkMetrics:
+        return WebhookSinkMetrics(self, sink)

@@ -2,6 +2,7 @@
 
 from telemetry.config._load import build_config, load_config
 from telemetry.config._model import (
+    RESERVED_STAGE_NAMES,
     Config,
     KafkaConfig,
     LogConfig,
@@ -12,6 +13,7 @@ from telemetry.config._model import (
 )
 
 __all__ = [
+    "RESERVED_STAGE_NAMES",
     "Config",
     "KafkaConfig",
     "LogConfig",

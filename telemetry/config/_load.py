@@ -33,6 +33,7 @@ from telemetry.config._model import (
 )
 from telemetry.errors import ConfigError
 from telemetry.rules import RULE_KINDS, RateOfChangeRule, ThresholdRule
+from telemetry.sinks import SINK_KINDS
 from telemetry.windows import WINDOW_KINDS, Hopping
 
 ENV_PREFIX = "TELEMETRY_"
@@ -49,6 +50,9 @@ _SECTIONS: dict[str, type[Any]] = {
 }
 _WINDOWS: Mapping[str, type[Any]] = WINDOW_KINDS
 _RULES: Mapping[str, type[Any]] = RULE_KINDS
+_SINKS: Mapping[str, type[Any]] = SINK_KINDS
+_LISTS = ("sinks",)
+"""Top-level keys that hold a list of ``kind:`` items, not a section of keys."""
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 
@@ -66,9 +70,13 @@ def build_config(raw: Mapping[str, Any]) -> Config:
         raise ConfigError(f"<root>: expected a mapping of sections, got {_kind(raw)}")
     sections: dict[str, Any] = {}
     for name, value in raw.items():
+        if name == "sinks":
+            sections["sinks"] = _sinks("sinks", [] if value is None else value)
+            continue
         cls = _SECTIONS.get(str(name))
         if cls is None:
-            raise ConfigError(f"{name}: unknown section (known: {', '.join(_SECTIONS)})")
+            known = ", ".join([*_SECTIONS, *_LISTS])
+            raise ConfigError(f"{name}: unknown section (known: {known})")
         body = {} if value is None else value
         if not isinstance(body, Mapping):
             raise ConfigError(f"{name}: expected a mapping, got {_kind(body)}")
@@ -106,6 +114,8 @@ def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
         if len(parts) != 2 or not all(parts):
             raise ConfigError(f"{name}: expected TELEMETRY_<SECTION>__<KEY>")
         section, key = parts
+        if section in _LISTS:
+            raise ConfigError(f"{name}: {section} is a list of items; set it in the config file")
         cls = _SECTIONS.get(section)
         if cls is None:
             raise ConfigError(f"{name}: unknown section {section!r}")
@@ -219,6 +229,12 @@ def _rules(path: str, value: Any) -> tuple[Any, ...]:
         if name in names[:index]:
             raise ConfigError(f"{path}[{index}].name: duplicate rule name {name!r}")
     return tuple(rules)
+
+
+def _sinks(path: str, value: Any) -> tuple[Any, ...]:
+    if not isinstance(value, list):
+        raise ConfigError(f"{path}: expected a list of sinks, got {_kind(value)}")
+    return tuple(_tagged(f"{path}[{i}]", item, _SINKS, "sink") for i, item in enumerate(value))
 
 
 def _tagged(path: str, item: Any, kinds: Mapping[str, type[Any]], what: str) -> Any:

@@ -14,7 +14,11 @@ from typing import Literal
 
 from telemetry.errors import ConfigError
 from telemetry.rules import Rule, SilentRule
+from telemetry.sinks import SinkSpec
 from telemetry.windows import Tumbling, WindowSpec
+
+RESERVED_STAGE_NAMES = frozenset({"source", "decode", "aggregate", "sink"})
+"""The processor's own stages: a sink's name labels its stage and metrics, so it must differ."""
 
 MIN_TRANSACTION_INTERVAL_S = 0.1
 """The shortest commit interval of exactly-once mode (its output latency)."""
@@ -284,6 +288,18 @@ class Config:
     processing: ProcessingConfig = field(default_factory=ProcessingConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    sinks: tuple[SinkSpec, ...] = ()
+    """Output sinks besides the Kafka topics (YAML ``sinks:``, a list of ``kind:`` items)."""
+
+    def __post_init__(self) -> None:
+        names = [sink.name for sink in self.sinks]
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                raise ConfigError(f"sinks[{index}].name: duplicate sink name {name!r}")
+            if name in RESERVED_STAGE_NAMES:
+                raise ConfigError(
+                    f"sinks[{index}].name: {name!r} names a built-in stage; choose another"
+                )
 
     @property
     def changelog_topic(self) -> str:

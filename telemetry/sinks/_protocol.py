@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Collection, Mapping
-from typing import Any, Protocol
+from collections.abc import Callable, Collection, Mapping
+from typing import Any, ClassVar, Protocol, TypeVar
+
+from prometheus_client import CollectorRegistry
 
 from telemetry.kafka import Output
+
+_Bundle = TypeVar("_Bundle")
 
 
 class Reports:
@@ -97,3 +101,31 @@ class OutputSink(Protocol):
 
     def stop(self, timeout: float) -> None:
         """Deliver what it can within ``timeout``, then release its resources."""
+
+
+class SinkContext:
+    """What a configured sink is built with: the processor's registry, and one instance per
+    processor of each metrics bundle (prometheus_client refuses a metric registered twice, and
+    two sinks of one kind share their metrics under different ``sink`` labels)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self._bundles: dict[Callable[[CollectorRegistry], Any], Any] = {}
+
+    def metrics(self, bundle: Callable[[CollectorRegistry], _Bundle]) -> _Bundle:
+        if bundle not in self._bundles:
+            self._bundles[bundle] = bundle(self.registry)
+        made: _Bundle = self._bundles[bundle]
+        return made
+
+
+class SinkSpec(Protocol):
+    """One item of the YAML ``sinks:`` list: a frozen dataclass whose fields are the item's
+    keys, registered under its ``kind_name`` in :data:`~telemetry.sinks.SINK_KINDS`."""
+
+    kind_name: ClassVar[str]
+
+    @property
+    def name(self) -> str: ...
+
+    def build(self, context: SinkContext) -> OutputSink: ...

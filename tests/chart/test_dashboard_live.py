@@ -17,6 +17,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,7 @@ from telemetry.http import MetricsServer
 from telemetry.member import Member
 from telemetry.pod import PodMetrics, PodView, WorkerEndpoint
 from telemetry.rules import ThresholdRule
+from telemetry.sinks import Webhook
 from telemetry.windows import Tumbling
 from tests.chart._promql import instantiate, usage
 from tests.chart._tools import find_tool
@@ -53,8 +55,34 @@ def _get(url: str) -> str:
     return body.decode()
 
 
+class _Receiver(BaseHTTPRequestHandler):
+    """A webhook endpoint: takes every POST."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(204)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        del format, args
+
+
+@pytest.fixture
+def webhook_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/alerts"
+    server.shutdown()
+    server.server_close()
+
+
 @pytest.fixture
 def processor(
+    webhook_url: str,
     kafka_bootstrap: str,
     topic_factory: TopicFactory,
     producer_factory: ProducerFactory,
@@ -80,6 +108,7 @@ def processor(
             guarantee="exactly_once",  # its metrics too; at-least-once shares the rest
         ),
         metrics=MetricsConfig(host="127.0.0.1", port=0),
+        sinks=(Webhook(url=webhook_url),),  # the webhook panels' series
     )
     # As `telemetry run` does: on a fresh broker the transaction coordinator may still be
     # coming up, and a producer that cannot start yet makes the member rejoin.
