@@ -26,7 +26,7 @@ DRAIN_TIMEOUT_S = 10.0
 BAD_CONFIGS = [
     (
         "kafak: {}\n",
-        "kafak: unknown section (known: kafka, topics, schemas, processing, metrics, log)",
+        "kafak: unknown section (known: kafka, topics, schemas, processing, metrics, log, sinks)",
     ),
     ("kafka: {bootstrap: x}\n", "kafka.bootstrap: unknown key (known: bootstrap_servers, "),
     (

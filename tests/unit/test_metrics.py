@@ -9,6 +9,7 @@ from telemetry.app import App
 from telemetry.config import Config, ProcessingConfig
 from telemetry.metrics import INVENTORY, KafkaMetrics, PodMetrics
 from telemetry.pod import PodView, WorkerEndpoint
+from telemetry.sinks import Webhook
 
 
 def families(registry: CollectorRegistry) -> set[tuple[str, str]]:
@@ -17,7 +18,11 @@ def families(registry: CollectorRegistry) -> set[tuple[str, str]]:
 
 def test_the_inventory_is_what_a_processor_and_its_pod_register() -> None:
     processor = CollectorRegistry()
-    App(Config(processing=ProcessingConfig(guarantee="exactly_once")), registry=processor)
+    config = Config(
+        processing=ProcessingConfig(guarantee="exactly_once"),
+        sinks=(Webhook(url="http://127.0.0.1:9/hook"),),  # its metrics exist with a webhook only
+    )
+    App(config, registry=processor)
     pod = CollectorRegistry()
     PodMetrics(pod, workers=1)
     view = PodView(lambda: [WorkerEndpoint(0, None)], registry=pod)
