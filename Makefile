@@ -29,8 +29,15 @@ lint: $(INSTALLED)  ## ruff (lint + format) and mypy --strict
 test: lint kafka-fetch tools  ## everything: lint, types, unit and integration tests on a real broker
 	$(BIN)/python -m pytest
 
-demo: $(INSTALLED)  ## the local demo on the embedded broker
-	$(BIN)/telemetry demo
+DEMO_ARGS ?=
+
+# The product does not start brokers: this target starts the local one (and stops it afterwards
+# unless it was running before), then runs the demo on it. Ctrl-C drains the demo, then stops.
+demo: $(INSTALLED)  ## the local demo: local broker, simulated fleet, processor (DEMO_ARGS=...)
+	@set -e; running=1; scripts/kafka-local status 2>/dev/null || running=; \
+	scripts/kafka-local start >/dev/null; \
+	trap '[ -n "$$running" ] || scripts/kafka-local stop' EXIT; \
+	$(BIN)/telemetry demo --bootstrap "$$(scripts/kafka-local bootstrap)" $(DEMO_ARGS)
 
 kafka-fetch: $(INSTALLED)  ## download the pinned Apache Kafka jars (once, into ~/.cache)
 	scripts/kafka-local fetch

@@ -23,7 +23,7 @@ from bench._common import RESULTS
 from bench.profiling import profile_w1
 from bench.report import write_readme
 from bench.w1 import W1_RECORDS, ensure_topic, expected
-from telemetry.localkafka import LocalKafka
+from tools.localkafka import LocalKafka
 
 DEFAULT_LATENCY_RATE = 20_000.0
 SCENARIOS = ("w1", "latency", "memory", "profile", "restore", "fuzz")

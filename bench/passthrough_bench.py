@@ -18,8 +18,8 @@ from confluent_kafka import Consumer, KafkaError, Message, Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 from prometheus_client import CollectorRegistry
 
-from telemetry.kafka import forwarding_pipeline
-from telemetry.localkafka import LocalKafka
+from tests.support import forwarding_pipeline
+from tools.localkafka import LocalKafka
 
 PARTITIONS = 8
 

@@ -33,7 +33,7 @@ from typing import Any
 from bench import latency
 from bench._proc import PYTHON
 from bench.harness import DEFAULT_LATENCY_RATE
-from telemetry.localkafka import LocalKafka
+from tools.localkafka import LocalKafka
 
 GC_MIN_S = 0.003
 PASS_MIN_S = 0.015

@@ -25,7 +25,7 @@ from typing import Any
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from prometheus_client import CollectorRegistry
 
-from telemetry import __version__
+from telemetry._version import __version__
 from telemetry.aggregate import Aggregate, Aggregator, Checkpointer
 from telemetry.aggregate._exactly_once import TransactionalCheckpointer
 from telemetry.codec import (

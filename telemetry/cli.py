@@ -13,252 +13,35 @@ import os
 import signal
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from confluent_kafka import KafkaException, Producer
-from confluent_kafka.admin import (  # type: ignore[attr-defined]
-    AdminClient,
-    ConfigResource,
-    NewTopic,
-)
+from confluent_kafka import Producer
 from prometheus_client import CollectorRegistry
 
 from telemetry import __version__, pod
-from telemetry.config import (
-    Config,
-    KafkaConfig,
-    LogConfig,
-    MetricsConfig,
-    ProcessingConfig,
-    TopicsConfig,
-    load_config,
-)
+from telemetry.config import Config, MetricsConfig, load_config
+from telemetry.demo import DEMO_BOOTSTRAP, demo_config, run_demo
 from telemetry.errors import ConfigError, KafkaClientError, TelemetryError, WorkerError
 from telemetry.http import MetricsServer
-from telemetry.kafka._changelog import CHANGELOG_CONFIG
-from telemetry.localkafka import LocalKafka
+from telemetry.kafka import (
+    CLEANUP_POLICY,
+    CONNECT_TIMEOUT_S,
+    client_config,
+    ensure_topics,
+    probe_kafka,
+    require_topics,
+)
 from telemetry.logs import configure_logging
-from telemetry.rules import RateOfChangeRule, SilentRule, ThresholdRule
-from telemetry.simulate import Fleet, FleetSpec, Progress, SimStats, simulate, wall_clock_ms
+from telemetry.simulate import Fleet, FleetSpec, Progress, simulate, wall_clock_ms
 from telemetry.stages import StopBudget
-from telemetry.windows import Tumbling
-
-if TYPE_CHECKING:
-    from telemetry.member import Member
 
 logger = logging.getLogger("telemetry.cli")
 
-CONNECT_TIMEOUT_S = 10.0
-CLEANUP_POLICY = "delete"
-"""Every topic is ``cleanup.policy=delete`` with ``retention.ms``: rollups are keyed by device
-id with one record per window, so compaction would keep only a device's newest rollup."""
 BOOTSTRAP_ENV = "TELEMETRY_KAFKA__BOOTSTRAP_SERVERS"
-
-
-# -- Kafka helpers ---------------------------------------------------------------------------
-
-
-def _quiet_logger() -> logging.Logger:
-    # librdkafka logs every failed connection attempt; the CLI reports one line instead.
-    quiet = logging.getLogger("telemetry.librdkafka")
-    quiet.propagate = False
-    if not quiet.handlers:
-        quiet.addHandler(logging.NullHandler())
-    return quiet
-
-
-def _client_config(kafka: KafkaConfig, **extra: Any) -> dict[str, Any]:
-    return {**kafka.client_config(), "logger": _quiet_logger(), **extra}
-
-
-def admin_client(kafka: KafkaConfig) -> AdminClient:
-    return AdminClient(_client_config(kafka))
-
-
-def probe_kafka(kafka: KafkaConfig, timeout: float = CONNECT_TIMEOUT_S) -> AdminClient:
-    """An admin client whose broker answered within ``timeout``; else :class:`KafkaClientError`."""
-    admin = admin_client(kafka)
-    try:
-        admin.list_topics(timeout=timeout)
-    except KafkaException as exc:
-        raise KafkaClientError(
-            f"cannot reach Kafka at {kafka.bootstrap_servers} within {timeout:g} s "
-            f"({_kafka_reason(exc)})"
-        ) from None
-    return admin
-
-
-def require_topics(admin: AdminClient, config: Config, timeout: float) -> None:
-    """ConfigError (exit 2) naming every configured input and output topic that does not
-    exist: a processor that started anyway would stall on its first output, or let the
-    broker auto-create a topic with the wrong partitions and retention. (The changelog is
-    created by the processor itself when missing.)"""
-    try:
-        present = admin.list_topics(timeout=timeout).topics
-    except KafkaException as exc:
-        raise KafkaClientError(
-            f"cannot list the topics of {config.kafka.bootstrap_servers} ({_kafka_reason(exc)})"
-        ) from None
-    topics = config.topics
-    wanted = {
-        "topics.readings": topics.readings,
-        "topics.rollups": topics.rollups,
-        "topics.alerts": topics.alerts,
-        "topics.deadletter": topics.deadletter,
-    }
-    if topics.late:
-        wanted["topics.late"] = topics.late
-    missing = [f"{key} ({name})" for key, name in wanted.items() if name not in present]
-    if missing:
-        raise ConfigError(
-            f"missing topic(s): {', '.join(missing)}; create them with "
-            "`telemetry topics --config <file>`, or point the keys at existing topics"
-        )
-
-
-def _kafka_reason(exc: KafkaException) -> str:
-    error: Any = exc.args[0] if exc.args else None
-    return str(error.str()) if hasattr(error, "str") else str(error or exc)
-
-
-@dataclass(frozen=True)
-class TopicPlan:
-    name: str
-    partitions: int
-    replication_factor: int
-    configs: Mapping[str, str]
-
-
-def topic_plans(config: Config, readings_partitions: int | None = None) -> list[TopicPlan]:
-    """The topics ``config`` names, with the settings ``telemetry topics`` gives them.
-
-    The changelog gets the readings topic's partition count (``readings_partitions`` when that
-    topic exists already), so partition p's state lives in changelog partition p.
-    """
-    topics = config.topics
-    names = [topics.readings, topics.rollups, topics.alerts, topics.deadletter]
-    if topics.late:
-        names.append(topics.late)
-    settings = {"cleanup.policy": CLEANUP_POLICY, "retention.ms": str(topics.retention_ms)}
-    plans = [
-        TopicPlan(name, topics.partitions, topics.replication_factor, settings)
-        for name in dict.fromkeys(names)
-    ]
-    if config.processing.changelog:
-        plans.append(changelog_plan(config, readings_partitions or topics.partitions))
-    return plans
-
-
-def changelog_plan(config: Config, partitions: int) -> TopicPlan:
-    return TopicPlan(
-        config.changelog_topic, partitions, config.topics.replication_factor, CHANGELOG_CONFIG
-    )
-
-
-def ensure_topics(
-    admin: AdminClient,
-    config: Config,
-    *,
-    create: bool,
-    timeout: float = CONNECT_TIMEOUT_S,
-    out: Callable[[str], None] = print,
-) -> bool:
-    """Create (if ``create``) or check the configured topics; True if all exist as planned."""
-    try:
-        metadata = admin.list_topics(timeout=timeout)
-    except KafkaException as exc:
-        raise KafkaClientError(
-            f"cannot reach Kafka at {config.kafka.bootstrap_servers} within {timeout:g} s "
-            f"({_kafka_reason(exc)})"
-        ) from None
-    readings = metadata.topics.get(config.topics.readings)
-    plans = topic_plans(config, len(readings.partitions) if readings is not None else None)
-    missing = [plan for plan in plans if plan.name not in metadata.topics]
-    ok = True
-    if missing and create:
-        _create_topics(admin, missing, timeout, out)
-    elif missing:
-        for plan in missing:
-            out(f"MISSING  {plan.name} (want {_describe(plan)})")
-        ok = False
-    present = [plan for plan in plans if plan.name in metadata.topics]
-    configs = _topic_configs(admin, [p.name for p in present], timeout)
-    for plan in present:
-        differences = _differences(plan, metadata.topics[plan.name], configs.get(plan.name, {}))
-        if differences:
-            ok = False
-            out(f"DIFFERS  {plan.name}: {'; '.join(differences)}")
-        else:
-            out(f"ok       {_describe(plan)}")
-    return ok
-
-
-def _create_topics(
-    admin: AdminClient, plans: list[TopicPlan], timeout: float, out: Callable[[str], None]
-) -> None:
-    futures = admin.create_topics(
-        [
-            NewTopic(
-                plan.name,
-                num_partitions=plan.partitions,
-                replication_factor=plan.replication_factor,
-                config=dict(plan.configs),
-            )
-            for plan in plans
-        ],
-        operation_timeout=timeout,
-        request_timeout=timeout,
-    )
-    for plan in plans:
-        try:
-            futures[plan.name].result(timeout=timeout + 5)
-        except KafkaException as exc:
-            if "TOPIC_ALREADY_EXISTS" not in str(exc):
-                raise KafkaClientError(
-                    f"cannot create topic {plan.name}: {_kafka_reason(exc)}", topic=plan.name
-                ) from None
-        out(f"created  {_describe(plan)}")
-
-
-def _differences(plan: TopicPlan, meta: Any, configs: Mapping[str, str]) -> list[str]:
-    partitions = len(meta.partitions)
-    replicas = min((len(p.replicas) for p in meta.partitions.values()), default=0)
-    differences = []
-    if partitions != plan.partitions:
-        differences.append(f"partitions {partitions} (want {plan.partitions})")
-    if replicas != plan.replication_factor:
-        differences.append(f"replication {replicas} (want {plan.replication_factor})")
-    for key, want in plan.configs.items():
-        have = configs.get(key)
-        if have != want:
-            differences.append(f"{key}={have} (want {want})")
-    return differences
-
-
-def _describe(plan: TopicPlan) -> str:
-    settings = ", ".join(f"{k}={v}" for k, v in plan.configs.items())
-    return (
-        f"{plan.name}: {plan.partitions} partitions, replication {plan.replication_factor}, "
-        f"{settings}"
-    )
-
-
-def _topic_configs(
-    admin: AdminClient, names: list[str], timeout: float
-) -> dict[str, dict[str, str]]:
-    if not names:
-        return {}
-    resources = [ConfigResource(ConfigResource.Type.TOPIC, name) for name in names]
-    result: dict[str, dict[str, str]] = {}
-    for resource, future in admin.describe_configs(resources, request_timeout=timeout).items():
-        entries = future.result(timeout=timeout + 5)
-        result[resource.name] = {key: str(entry.value) for key, entry in entries.items()}
-    return result
 
 
 # -- signals ---------------------------------------------------------------------------------
@@ -283,12 +66,10 @@ def _on_signals(first: Callable[[], None], again: Callable[[], None]) -> Iterato
             signal.signal(sig, old)
 
 
-def _metrics_server(app: Any, metrics: MetricsConfig, *, fallback: bool = False) -> MetricsServer:
+def _metrics_server(app: Any, metrics: MetricsConfig) -> MetricsServer:
     try:
         return MetricsServer(app, metrics).start()
     except OSError as exc:
-        if fallback:
-            return MetricsServer(app, replace(metrics, port=0)).start()
         raise KafkaClientError(
             f"cannot listen on {metrics.host}:{metrics.port} for metrics: {exc.strerror or exc}"
         ) from None
@@ -409,7 +190,7 @@ def _simulate(args: argparse.Namespace) -> int:
     configure_logging(replace(config.log, level="WARNING"))
     topic = args.topic or config.topics.readings
     probe_kafka(config.kafka, args.connect_timeout)
-    producer = Producer(_client_config(config.kafka, **{"linger.ms": 20}))
+    producer = Producer(client_config(config.kafka, **{"linger.ms": 20}))
     stop = threading.Event()
     with _on_signals(stop.set, stop.set):
         stats = simulate(
@@ -436,152 +217,23 @@ def _topics(args: argparse.Namespace) -> int:
     return 0
 
 
-def demo_config(bootstrap: str, metrics_port: int) -> Config:
-    """Short windows and a few rules, so rollups and alerts appear within seconds."""
-    return Config(
-        kafka=KafkaConfig(bootstrap_servers=bootstrap),
-        topics=TopicsConfig(
-            readings="demo.readings",
-            rollups="demo.rollups",
-            alerts="demo.alerts",
-            deadletter="demo.deadletter",
-            partitions=4,
-            retention_ms=3600 * 1000,
-        ),
-        processing=ProcessingConfig(
-            group_id="telemetry-demo",
-            windows=(Tumbling(size_ms=5_000, percentiles=True), Tumbling(size_ms=30_000)),
-            rules=(
-                ThresholdRule(
-                    name="overheating",
-                    sensor="temperature",
-                    raise_at=40.0,
-                    clear_at=35.0,
-                    severity="CRITICAL",
-                ),
-                RateOfChangeRule(
-                    name="humidity-jump", sensor="humidity", limit_per_s=20.0, span_ms=5_000
-                ),
-                SilentRule(name="device-silent", sensor="temperature", after_ms=10_000),
-            ),
-            allowed_lateness_ms=2_000,
-            idle_timeout_ms=3_000,
-            commit_interval_s=2.0,
-        ),
-        metrics=MetricsConfig(port=metrics_port),
-        log=LogConfig(level="WARNING"),
-    )
-
-
 def _demo(args: argparse.Namespace) -> int:
-    env = os.environ
-    kafka: LocalKafka | None = None
-    started = False
-    if env.get(BOOTSTRAP_ENV):
-        bootstrap = env[BOOTSTRAP_ENV]
+    if args.config:
+        config = load_config(args.config)
+        if args.bootstrap:
+            config = replace(config, kafka=replace(config.kafka, bootstrap_servers=args.bootstrap))
     else:
-        kafka = LocalKafka()
-        started = kafka.start()
-        bootstrap = kafka.settings.bootstrap
-    try:
-        if args.config:
-            config = load_config(args.config)
-            if kafka is not None:  # the broker this demo runs on
-                config = replace(config, kafka=replace(config.kafka, bootstrap_servers=bootstrap))
-        else:
-            config = demo_config(bootstrap, args.port)
-        configure_logging(config.log)
-        admin = probe_kafka(config.kafka, CONNECT_TIMEOUT_S)
-        ensure_topics(admin, config, create=True, out=lambda line: print(f"topics: {line}"))
-        from telemetry.member import Member  # noqa: PLC0415  # the processor is only needed here
-
-        app = Member(config)
-        server = _metrics_server(app, config.metrics, fallback=True)
-        print(f"demo: metrics at {server.url} (also /healthz, /readyz)", flush=True)
-        stop = threading.Event()
-        sim_stats = SimStats()
-        producer = Producer(_client_config(config.kafka, **{"linger.ms": 20}))
-        spec = FleetSpec(
-            devices=args.devices,
-            seed=args.seed,
-            anomaly_rate=0.005,
-            silent_fraction=0.1,
-            silent_after_ms=15_000,
-            out_of_order_fraction=0.02,
-            late_fraction=0.002,
-            broken_fraction=0.002,
-        )
-        fleet = Fleet(spec, start_ms=wall_clock_ms())
-        simulator = threading.Thread(
-            target=simulate,
-            args=(fleet, producer, config.topics.readings),
-            kwargs={"rate": args.rate, "stop": stop, "stats": sim_stats},
-            name="simulator",
-            daemon=True,
-        )
-        processor = threading.Thread(target=app.run, name="processor", daemon=True)
-        processor.start()
-        simulator.start()
-        try:
-            with _on_signals(stop.set, stop.set):
-                _live_summary(
-                    app,
-                    sim_stats,
-                    server.url,
-                    duration=args.duration,
-                    stop=stop,
-                    processor=processor,
-                )
-        finally:
-            stop.set()
-            simulator.join(30)
-            app.request_drain()
-            processor.join(config.processing.drain_timeout_s + 10)
-            server.stop()
-        final = app.snapshot()
-        print(
-            f"demo: done: sent {sim_stats.sent:,}, consumed {final['consumed']:,.0f}, "
-            f"produced {final['produced']:,.0f}, rollups {final['rollups']:,.0f}, "
-            f"alerts {final['alerts']:,.0f}, dead letters {final['deadletters']:,.0f}",
-            flush=True,
-        )
-    finally:
-        if kafka is not None and started and not args.keep_broker:
-            kafka.stop()
-    return 0
-
-
-def _live_summary(
-    app: Member,
-    sim: SimStats,
-    url: str,
-    *,
-    duration: float | None,
-    stop: threading.Event,
-    processor: threading.Thread,
-) -> None:
-    began = time.monotonic()
-    last, last_time = app.snapshot(), began
-    while not stop.wait(1.0):
-        now = time.monotonic()
-        snap = app.snapshot()
-        span = max(now - last_time, 1e-9)
-        rate_in = (snap["consumed"] - last["consumed"]) / span
-        rate_out = (snap["produced"] - last["produced"]) / span
-        last, last_time = snap, now
-        print(
-            f"demo {now - began:5.0f}s | in {rate_in:7,.0f}/s  out {rate_out:6,.0f}/s"
-            f" | sent {sim.sent:,} consumed {snap['consumed']:,.0f}"
-            f" | rollups {snap['rollups']:,.0f}  alerts {snap['alerts']:,.0f}"
-            f"  dead letters {snap['deadletters']:,.0f}"
-            f" | paused {snap.get('paused_partitions', 0):.0f}"
-            f"/{snap.get('assigned_partitions', 0):.0f} partitions | {url}",
-            flush=True,
-        )
-        if duration is not None and now - began >= duration:
-            return
-        if not processor.is_alive():
-            raise TelemetryError("the processor stopped unexpectedly (see the log above)")
+        bootstrap = args.bootstrap or os.environ.get(BOOTSTRAP_ENV) or DEMO_BOOTSTRAP
+        config = demo_config(bootstrap, args.port)
+    return run_demo(
+        config,
+        devices=args.devices,
+        seed=args.seed,
+        rate=args.rate,
+        duration=args.duration,
+        connect_timeout=args.connect_timeout,
+        on_signals=_on_signals,
+    )
 
 
 # -- parser ----------------------------------------------------------------------------------
@@ -716,11 +368,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser(
         "demo",
-        help="the live demo: local broker, simulator and processor together",
-        description="Without TELEMETRY_KAFKA__BOOTSTRAP_SERVERS: start the local broker. "
-        "Create the demo topics, run the simulator and the processor, and print a summary "
-        "once a second until Ctrl-C or --duration; then stop what was started.",
+        help="the live demo: simulator and processor together on a running broker",
+        description="On the broker at --bootstrap (default: TELEMETRY_KAFKA__BOOTSTRAP_SERVERS, "
+        f"else {DEMO_BOOTSTRAP}, where `scripts/kafka-local start` runs the local one; "
+        "`make demo` starts it and runs this): create the demo topics, run the simulator and "
+        "the processor, and print a summary once a second until Ctrl-C or --duration.",
     )
+    demo.add_argument(
+        "--bootstrap",
+        metavar="HOST:PORT",
+        help=f"the broker to run on (default {DEMO_BOOTSTRAP}; with --config: its kafka section)",
+    )
+    _add_connect_timeout(demo)
     demo.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     _add_fleet(demo, devices=20, rate=200.0)
     demo.add_argument(
@@ -730,9 +389,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="metrics port (9100; a free one if taken)",
     )
     _add_config(demo, required=False)
-    demo.add_argument(
-        "--keep-broker", action="store_true", help="leave the local broker running afterwards"
-    )
     demo.set_defaults(handler=_demo)
     return parser
 

@@ -5,7 +5,6 @@ catches one type::
 
     TelemetryError
     ├── ConfigError          bad or impossible configuration (the CLI exits with code 2)
-    ├── LocalKafkaError      the embedded development broker cannot be fetched, started or stopped
     ├── StageError           a stage failed and its restart policy gave up (escalation)
     ├── KafkaClientError     a Kafka client operation failed (carries topic, partition, offset)
     │   └── RejoinError      exactly-once work was aborted or fenced: leave and join again
@@ -25,10 +24,6 @@ class TelemetryError(Exception):
 
 class ConfigError(TelemetryError):
     """Configuration is missing, malformed or impossible; the message names the key path."""
-
-
-class LocalKafkaError(TelemetryError):
-    """The local development broker could not be fetched, started or stopped."""
 
 
 class StageError(TelemetryError):

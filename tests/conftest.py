@@ -21,7 +21,7 @@ import pytest
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from telemetry.localkafka import LocalKafka
+from tools.localkafka import LocalKafka
 
 TopicFactory = Callable[..., str]
 ProducerFactory = Callable[..., Producer]

@@ -1,6 +1,18 @@
-"""Kafka stages: the consumer-group source, the producer sink and offset tracking."""
+"""Kafka stages: the consumer-group source, the producer sink and offset tracking; topic
+administration (probe the broker, check or create the configured topics)."""
 
-from telemetry.kafka._forward import Forward, forwarding_pipeline
+from telemetry.kafka._admin import (
+    CLEANUP_POLICY,
+    CONNECT_TIMEOUT_S,
+    TopicPlan,
+    admin_client,
+    changelog_plan,
+    client_config,
+    ensure_topics,
+    probe_kafka,
+    require_topics,
+    topic_plans,
+)
 from telemetry.kafka._offsets import PartitionOffsets
 from telemetry.kafka._records import Ack, Headers, Output, Pending, Record
 from telemetry.kafka._sink import KafkaSink
@@ -8,8 +20,9 @@ from telemetry.kafka._source import KafkaSource
 from telemetry.metrics import KafkaMetrics
 
 __all__ = [
+    "CLEANUP_POLICY",
+    "CONNECT_TIMEOUT_S",
     "Ack",
-    "Forward",
     "Headers",
     "KafkaMetrics",
     "KafkaSink",
@@ -18,5 +31,12 @@ __all__ = [
     "PartitionOffsets",
     "Pending",
     "Record",
-    "forwarding_pipeline",
+    "TopicPlan",
+    "admin_client",
+    "changelog_plan",
+    "client_config",
+    "ensure_topics",
+    "probe_kafka",
+    "require_topics",
+    "topic_plans",
 ]

@@ -26,7 +26,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final, Literal
 
-from telemetry import __version__
+from telemetry._version import __version__
 from telemetry.errors import ConfigError
 from telemetry.metrics import WebhookMetrics, WebhookSinkMetrics
 from telemetry.sinks._protocol import Delivery, SinkContext

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from telemetry.cli import ensure_topics
 from telemetry.config import load_config
-from telemetry.localkafka import LocalKafka, LocalKafkaSettings
+from telemetry.kafka import ensure_topics
 from tests.integration.workers import worker_config
+from tools.localkafka import LocalKafka, LocalKafkaSettings
 
 PARTITIONS = 6
 

@@ -12,7 +12,8 @@ import signal
 import sys
 from types import FrameType
 
-from telemetry.kafka import KafkaSink, forwarding_pipeline
+from telemetry.kafka import KafkaSink
+from tests.support import forwarding_pipeline
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -129,6 +129,33 @@ def test_unreachable_broker_one_line_exit_1(tmp_path: Path, command: str) -> Non
     assert len(result.stderr.splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    ("flags", "env"),
+    [
+        (["--bootstrap", "127.0.0.1:1"], {}),
+        ([], {"TELEMETRY_KAFKA__BOOTSTRAP_SERVERS": "127.0.0.1:1"}),
+    ],
+)
+def test_demo_without_a_broker_says_how_to_start_one(flags: list[str], env: dict[str, str]) -> None:
+    # The demo no longer starts a broker itself (make demo does): it must say what to run.
+    result = subprocess.run(
+        [*TELEMETRY, "demo", *flags, "--connect-timeout", "2"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_env(**env),
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        "telemetry: error: cannot reach Kafka at 127.0.0.1:1 within 2 s"
+    ), result.stderr
+    assert "`make demo` starts the local one" in result.stderr
+    assert "`scripts/kafka-local start`" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    assert result.stdout == ""
+
+
 def test_missing_output_topic_is_one_line_exit_2(
     tmp_path: Path, kafka_bootstrap: str, topic_factory: TopicFactory
 ) -> None:

@@ -27,9 +27,10 @@ from telemetry.codec import (
     RecordDecoder,
     frame_header,
 )
-from telemetry.decode import Decode, DecodeEvent, decode_pipeline
+from telemetry.decode import Decode, DecodeEvent
 from telemetry.kafka import Headers, Record
 from tests.conftest import ConsumerFactory, ProducerFactory, TopicFactory
+from tests.support import decode_pipeline
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 

@@ -18,10 +18,9 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from telemetry.app import App
-from telemetry.cli import ensure_topics
 from telemetry.config import load_config
 from telemetry.errors import StageError
-from telemetry.localkafka import LocalKafka
+from telemetry.kafka import ensure_topics
 from telemetry.rules import Alert, ThresholdState
 from tests.integration.conftest import PARTITIONS, ScenarioFactory
 from tests.integration.fleet_oracle import FleetShape, Reading, fleet
@@ -35,6 +34,7 @@ from tests.integration.workers import (
     wait_for,
     worker_config,
 )
+from tools.localkafka import LocalKafka
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 

@@ -12,9 +12,8 @@ from typing import Any
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from telemetry.cli import ensure_topics
 from telemetry.config import load_config
-from telemetry.localkafka import LocalKafka
+from telemetry.kafka import ensure_topics
 from tests.integration.conftest import PARTITIONS, ScenarioFactory
 from tests.integration.fleet_oracle import (
     FleetShape,
@@ -32,6 +31,7 @@ from tests.integration.workers import (
     wait_for,
     worker_config,
 )
+from tools.localkafka import LocalKafka
 
 RATE = 8_000.0
 EXACTLY_ONCE = "guarantee: exactly_once\ncommit_interval_s: 0.5"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from telemetry.localkafka import KAFKA_VERSION, LocalKafka, LocalKafkaSettings
+from tools.localkafka import KAFKA_VERSION, LocalKafka, LocalKafkaSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 

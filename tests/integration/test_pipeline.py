@@ -15,8 +15,9 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from prometheus_client import CollectorRegistry
 
-from telemetry.kafka import KafkaMetrics, KafkaSink, forwarding_pipeline
+from telemetry.kafka import KafkaMetrics, KafkaSink
 from tests.conftest import ConsumerFactory, ProducerFactory, TopicFactory
+from tests.support import forwarding_pipeline
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from telemetry.cli import ensure_topics
 from telemetry.config import load_config
-from telemetry.localkafka import LocalKafka
+from telemetry.kafka import ensure_topics
 from telemetry.stages import StopBudget
 from tests.integration.conftest import PARTITIONS
 from tests.integration.fleet_oracle import FleetShape, fleet
 from tests.integration.workers import Feeder, Worker, wait_for, worker_config
+from tools.localkafka import LocalKafka
 
 DRAIN_TIMEOUT_S = 5
 GRACE_S = DRAIN_TIMEOUT_S + StopBudget().seconds + 5  # the chart's sum: templates/_helpers.tpl

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from telemetry.errors import LocalKafkaError
-from telemetry.localkafka import LocalKafka, LocalKafkaSettings, api_versions_ok, main
+from tools.localkafka import (
+    LocalKafka,
+    LocalKafkaError,
+    LocalKafkaSettings,
+    api_versions_ok,
+    main,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -68,3 +78,37 @@ def test_start_refuses_a_port_taken_by_something_else(
 
 def test_a_plain_tcp_server_is_not_mistaken_for_kafka(listening_port: int) -> None:
     assert not api_versions_ok("127.0.0.1", listening_port, timeout=0.5)
+
+
+def test_the_launcher_is_dev_tooling_not_a_product_error() -> None:
+    import telemetry  # noqa: PLC0415  # only to compare the error trees
+
+    assert not issubclass(LocalKafkaError, telemetry.TelemetryError)
+    assert not hasattr(telemetry, "LocalKafkaError")
+
+
+def test_kafka_local_runs_on_a_bare_interpreter(tmp_path: Path) -> None:
+    # scripts/kafka-local runs before .venv exists: with -S there are no site-packages at all,
+    # so the launcher must import nothing but the standard library (and never telemetry).
+    code = "import sys, tools.localkafka; print(sorted(m for m in sys.modules if 'telemetry' in m))"
+    env = {"PATH": os.environ.get("PATH", ""), "TELEMETRY_KAFKA_CACHE": str(tmp_path)}
+    imported = subprocess.run(
+        [sys.executable, "-S", "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert imported.stdout.strip() == "[]"
+    script = subprocess.run(
+        [sys.executable, "-S", "-m", "tools.localkafka", "bootstrap"],
+        cwd=ROOT,
+        env={**env, "TELEMETRY_KAFKA_PORT": "19092"},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert script.stdout == "127.0.0.1:19092\n"

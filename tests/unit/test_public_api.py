@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import telemetry
 
 
@@ -15,7 +12,6 @@ def test_public_names_are_the_intended_set() -> None:
         "Config",
         "ConfigError",
         "KafkaClientError",
-        "LocalKafkaError",
         "Member",
         "StageError",
         "TelemetryError",
@@ -27,14 +23,5 @@ def test_public_names_are_the_intended_set() -> None:
 
 
 def test_every_error_derives_from_the_one_root() -> None:
-    for name in ("CodecError", "ConfigError", "KafkaClientError", "LocalKafkaError", "StageError"):
+    for name in ("CodecError", "ConfigError", "KafkaClientError", "StageError"):
         assert issubclass(getattr(telemetry, name), telemetry.TelemetryError)
-
-
-def test_importing_the_package_does_not_load_the_processor() -> None:
-    # kafka-local runs before dependencies exist: the package import must stay light.
-    code = "import sys, telemetry.localkafka; print('telemetry.app' in sys.modules)"
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert result.stdout.strip() == "False"

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from telemetry.cli import build_parser, demo_config, main, topic_plans
+from telemetry.cli import build_parser, main
 from telemetry.config import Config, ProcessingConfig, TopicsConfig
+from telemetry.demo import demo_config
+from telemetry.kafka import topic_plans
 
 COMMANDS = ["run", "simulate", "topics", "demo"]
 

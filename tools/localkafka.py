@@ -29,8 +29,6 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from telemetry.errors import LocalKafkaError
-
 KAFKA_VERSION = "4.1.1"
 SCALA_VERSION = "2.13"
 # Kafka 4 logs through log4j2 behind slf4j 1.7; the binding is not a dependency of the jar.
@@ -59,6 +57,13 @@ _POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
   </dependencies>
 </project>
 """
+
+
+class LocalKafkaError(RuntimeError):
+    """The local development broker could not be fetched, started or stopped.
+
+    Not a ``TelemetryError``: this is dev tooling, not part of the product's error tree."""
+
 
 _LOG4J2 = """status = warn
 appender.file.type = File

@@ -1,4 +1,6 @@
-"""The simplest pipeline: consume, forward each record unchanged to another topic, commit."""
+"""The simplest pipeline: consume, forward each record unchanged to another topic, commit.
+
+Used by the integration tests and the passthrough benchmark; not part of the product."""
 
 from __future__ import annotations
 
@@ -7,10 +9,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from telemetry.kafka._records import Output, Record
-from telemetry.kafka._sink import KafkaSink
-from telemetry.kafka._source import KafkaSource
-from telemetry.metrics import KafkaMetrics
+from telemetry.kafka import KafkaMetrics, KafkaSink, KafkaSource, Output, Record
 from telemetry.stages import Pipeline, Processor
 
 

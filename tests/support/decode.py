@@ -1,4 +1,6 @@
-"""source -> decode -> readings to outputs -> sink: the decode path wired end to end."""
+"""source -> decode -> readings to outputs -> sink: the decode path wired end to end.
+
+Used by the integration tests; not part of the product."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from telemetry.codec import DeadLetterReporter, Encoder, ReadingDecoder
-from telemetry.decode._stage import Decode, ReadingsToOutputs
+from telemetry.decode import Decode, ReadingsToOutputs
 from telemetry.kafka import KafkaMetrics, KafkaSink, KafkaSource
 from telemetry.stages import Pipeline
 
