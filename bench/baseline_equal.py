@@ -24,8 +24,9 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from fastavro import schemaless_reader
 
 from bench.w1 import LATENESS_MS, RAISE_AT, WINDOW_MS, rule_name
-from telemetry.codec import Encoder, LocalSchemaSource, frame_header
-from telemetry.codec._schemas import READING_V1_FILE, SCHEMA_DIR, load_schema_file, parse_plain
+from telemetry.codec import SCHEMA_DIR, Encoder, LocalSchemaSource, load_schema_file
+from telemetry.codec._framing import frame_header  # the baseline frames by hand
+from telemetry.codec._schemas import READING_V1_FILE, parse_plain
 
 READING_ID, ROLLUP_ID, ALERT_ID = 1, 3, 4
 COMMIT_INTERVAL_S = 5.0

@@ -15,14 +15,8 @@ from typing import Any
 
 from fastavro import parse_schema, schemaless_reader
 
-from telemetry.codec import Encoder, LocalSchemaSource, ReadingDecoder
-from telemetry.codec._schemas import (
-    READING_V1_FILE,
-    READING_V2_FILE,
-    SCHEMA_DIR,
-    load_schema_file,
-    parse_plain,
-)
+from telemetry.codec import SCHEMA_DIR, Encoder, LocalSchemaSource, ReadingDecoder, load_schema_file
+from telemetry.codec._schemas import READING_V1_FILE, READING_V2_FILE, parse_plain
 
 
 def make_records(count: int, now_ms: int) -> list[bytes]:

@@ -15,7 +15,8 @@ from fastavro import schemaless_reader
 
 from bench._common import PARTITIONS
 from bench.w1 import WINDOW_MS, AlertKey, Expected, RollupKey, rule_name
-from telemetry.codec._schemas import ALERT_FILE, ROLLUP_FILE, SCHEMA_DIR, load_schema_file
+from telemetry.codec import SCHEMA_DIR, load_schema_file
+from telemetry.codec._schemas import ALERT_FILE, ROLLUP_FILE
 from telemetry.codec._schemas import parse_plain as parse
 from telemetry.kafka._source import consume_arrived
 

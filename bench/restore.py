@@ -35,8 +35,7 @@ from telemetry.aggregate._partition import PartitionState, _Key
 from telemetry.aggregate._snapshot import delta
 from telemetry.app import RESTORE_TIMEOUT_S, tuned_gc
 from telemetry.config import Config, build_config
-from telemetry.kafka import PartitionOffsets
-from telemetry.kafka._changelog import ChangelogWriter, Latest, read_changelog
+from telemetry.kafka import ChangelogWriter, Latest, PartitionOffsets, read_changelog
 from telemetry.windows import Accumulator
 
 KEYS = 100_000

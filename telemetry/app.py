@@ -26,27 +26,27 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from prometheus_client import CollectorRegistry
 
 from telemetry._version import __version__
-from telemetry.aggregate import Aggregate, Aggregator, Checkpointer
-from telemetry.aggregate._exactly_once import TransactionalCheckpointer
+from telemetry.aggregate import Aggregate, Aggregator, Checkpointer, TransactionalCheckpointer
 from telemetry.codec import (
+    SCHEMA_DIR,
     LocalSchemaSource,
     ReadingDecoder,
     RegistrySchemaSource,
     SchemaSource,
     output_encoder,
-)
-from telemetry.codec._schemas import (
-    READING_V2_FILE,
-    SCHEMA_DIR,
-    load_schema_file,
-    value_subject,
+    register_readings,
 )
 from telemetry.config import RESERVED_STAGE_NAMES, Config, ProcessingConfig
 from telemetry.decode import Decode, DecodeEvent
 from telemetry.errors import ConfigError, RejoinError, StageError
-from telemetry.kafka import KafkaSink, KafkaSource
-from telemetry.kafka._changelog import ChangelogWriter, read_changelog
-from telemetry.kafka._transactions import Transactions, transactional_id
+from telemetry.kafka import (
+    ChangelogWriter,
+    KafkaSink,
+    KafkaSource,
+    Transactions,
+    read_changelog,
+    transactional_id,
+)
 from telemetry.metrics import BUILD, KafkaMetrics, info
 from telemetry.sinks import Broadcast, OutputSink, SinkContext, SinkStage
 from telemetry.stages import Pipeline, Processor, StopBudget
@@ -139,10 +139,7 @@ class App:
         encoder, ids = output_encoder(
             schemas, rollups_topic=topics.rollups, alerts_topic=topics.alerts
         )
-        reading_schema = load_schema_file(SCHEMA_DIR / READING_V2_FILE)
-        late_schema_id = encoder.register(
-            schemas, value_subject(topics.late or topics.readings), reading_schema
-        )
+        late_schema_id = register_readings(encoder, schemas, topics.late or topics.readings)
         client = config.kafka.client_config()
         membership = _membership(processing)
         exactly_once = processing.guarantee == "exactly_once"

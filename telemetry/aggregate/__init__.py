@@ -9,20 +9,19 @@ state to the changelog topic and restores it on assign.
 from telemetry.aggregate._aggregator import Aggregator
 from telemetry.aggregate._checkpoint import Checkpointer, Epoch
 from telemetry.aggregate._events import ALERT, LATE, ROLLUP, Emitted, Event, Kind
+from telemetry.aggregate._exactly_once import TransactionalCheckpointer
 from telemetry.aggregate._stage import Aggregate
-from telemetry.metrics import AggregateMetrics, StateMetrics
 
 __all__ = [
     "ALERT",
     "LATE",
     "ROLLUP",
     "Aggregate",
-    "AggregateMetrics",
     "Aggregator",
     "Checkpointer",
     "Emitted",
     "Epoch",
     "Event",
     "Kind",
-    "StateMetrics",
+    "TransactionalCheckpointer",
 ]

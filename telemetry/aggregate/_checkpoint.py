@@ -42,8 +42,7 @@ from prometheus_client import CollectorRegistry
 
 from telemetry.aggregate._partition import PartitionState, _Key
 from telemetry.aggregate._snapshot import apply, begin, key_change
-from telemetry.kafka import PartitionOffsets, Pending
-from telemetry.kafka._changelog import ChangelogRecord, ChangelogWriter, Latest
+from telemetry.kafka import ChangelogRecord, ChangelogWriter, Latest, PartitionOffsets, Pending
 from telemetry.metrics import StateMetrics
 
 logger = logging.getLogger("telemetry.state")

@@ -25,9 +25,7 @@ from prometheus_client import CollectorRegistry
 from telemetry.aggregate._checkpoint import Checkpointer, ReadChangelog
 from telemetry.aggregate._snapshot import delta
 from telemetry.errors import RejoinError
-from telemetry.kafka._changelog import ChangelogWriter
-from telemetry.kafka._offsets import PartitionOffsets
-from telemetry.kafka._transactions import Transactions
+from telemetry.kafka import ChangelogWriter, PartitionOffsets, Transactions
 
 logger = logging.getLogger("telemetry.state")
 

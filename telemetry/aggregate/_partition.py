@@ -38,6 +38,7 @@ from ddsketch import DDSketch
 from telemetry.aggregate._events import ALERT, LATE, ROLLUP, Emitted, Event
 from telemetry.rules import Rule, RuleState, SilentState, matches, new_rule_state
 from telemetry.windows import (
+    WIDE,  # the loop below inlines Accumulator.add
     Accumulator,
     Hopping,
     PluginSpec,
@@ -47,7 +48,6 @@ from telemetry.windows import (
     WindowRuntime,
     WindowSpec,
 )
-from telemetry.windows._accumulator import WIDE  # the loop below inlines Accumulator.add
 
 _NEVER = -(2**62)
 _FOREVER = 2**62

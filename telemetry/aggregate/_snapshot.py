@@ -24,10 +24,9 @@ from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
 from telemetry.aggregate._keywriter import encode_key, extras, rule_extra, sketched
 from telemetry.aggregate._partition import PartitionState, _Key
-from telemetry.codec._schemas import SCHEMA_DIR, load_schema_file
+from telemetry.codec import SCHEMA_DIR, load_schema_file
 from telemetry.errors import StateError
-from telemetry.kafka import Headers
-from telemetry.kafka._changelog import ChangelogRecord, Latest
+from telemetry.kafka import ChangelogRecord, Headers, Latest
 from telemetry.rules import PluginRuleState, RateState, ThresholdState
 from telemetry.windows import Accumulator
 

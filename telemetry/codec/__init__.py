@@ -5,6 +5,9 @@ dicts (:class:`Reading`); failures carry one of the :class:`Reason` values. Outp
 alerts) are encoded by :class:`Encoder`; :func:`output_encoder` registers their schemas first.
 Schemas come from a Confluent Schema Registry (:class:`RegistrySchemaSource`) or from the
 ``schemas/`` directory (:class:`LocalSchemaSource`).
+
+The Confluent wire-format framing, schema planning and fast reading are internals of this
+package; a registry outage raises :class:`telemetry.errors.SchemaSourceError`.
 """
 
 from telemetry.codec._deadletter import (
@@ -19,24 +22,19 @@ from telemetry.codec._deadletter import (
     RateLimitedLog,
 )
 from telemetry.codec._decoder import DecodeFailure, Reading, ReadingDecoder
-from telemetry.codec._encoder import ENCODE_ERROR, Encoder, OutputSchemaIds, output_encoder
-from telemetry.codec._framing import HEADER_SIZE, MAGIC_BYTE, frame_header, split_header
+from telemetry.codec._encoder import Encoder, OutputSchemaIds, output_encoder, register_readings
 from telemetry.codec._reasons import Reason
 from telemetry.codec._records import RecordDecoder
-from telemetry.codec._schemas import SCHEMA_DIR, AvroSchema, value_subject
+from telemetry.codec._schemas import SCHEMA_DIR, AvroSchema, load_schema_file
 from telemetry.codec._sources import LocalSchemaSource, RegistrySchemaSource, SchemaSource
-from telemetry.errors import SchemaSourceError
 
 __all__ = [
-    "ENCODE_ERROR",
     "HEADER_MESSAGE",
     "HEADER_REASON",
     "HEADER_SCHEMA_ID",
-    "HEADER_SIZE",
     "HEADER_SOURCE_OFFSET",
     "HEADER_SOURCE_PARTITION",
     "HEADER_SOURCE_TOPIC",
-    "MAGIC_BYTE",
     "SCHEMA_DIR",
     "AvroSchema",
     "DeadLetter",
@@ -52,9 +50,7 @@ __all__ = [
     "RecordDecoder",
     "RegistrySchemaSource",
     "SchemaSource",
-    "SchemaSourceError",
-    "frame_header",
+    "load_schema_file",
     "output_encoder",
-    "split_header",
-    "value_subject",
+    "register_readings",
 ]

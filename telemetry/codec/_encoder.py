@@ -14,6 +14,7 @@ from fastavro.types import Schema
 from telemetry.codec._framing import frame_header
 from telemetry.codec._schemas import (
     ALERT_FILE,
+    READING_V2_FILE,
     ROLLUP_FILE,
     SCHEMA_DIR,
     AvroSchema,
@@ -90,3 +91,13 @@ def output_encoder(
         source, value_subject(alerts_topic), load_schema_file(schema_dir / ALERT_FILE)
     )
     return encoder, OutputSchemaIds(rollup=rollup, alert=alert)
+
+
+def register_readings(
+    encoder: Encoder, source: SchemaSource, topic: str, *, schema_dir: Path = SCHEMA_DIR
+) -> int:
+    """Register the SensorReading v2 schema for ``topic`` (subject ``<topic>-value``) with
+    ``encoder``, for readings re-encoded to it (late readings); its schema id."""
+    return encoder.register(
+        source, value_subject(topic), load_schema_file(schema_dir / READING_V2_FILE)
+    )

@@ -103,7 +103,7 @@ class Decode(Processor[Record, DecodeEvent]):
     :class:`DeadLetterReporter` on ``registry``) and logged at most once per reason per
     interval; the log is flushed every ``tick_interval`` seconds and on stop.
 
-    A :class:`~telemetry.codec.SchemaSourceError` (registry unreachable) is not the records'
+    A :class:`~telemetry.errors.SchemaSourceError` (registry unreachable) is not the records'
     fault: it is not dead-lettered but raised, before anything of the batch is emitted or
     counted. Supervision then restarts the stage and retries the batch once; if the source is
     still down the stage escalates and the pipeline stops with those offsets uncommitted, so

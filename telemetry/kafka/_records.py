@@ -10,7 +10,7 @@ from confluent_kafka import Message
 from telemetry.kafka._offsets import PartitionOffsets
 
 if TYPE_CHECKING:
-    from telemetry.aggregate._events import Emitted
+    from telemetry.aggregate import Emitted
 
 Headers = list[tuple[str, str | bytes | None]]
 

@@ -8,17 +8,13 @@ worker's series with a ``worker`` label, and ``/healthz`` and ``/readyz`` over a
 ``--workers 1`` (the default) runs no supervisor: the member runs in the process itself.
 """
 
-from __future__ import annotations
-
-from telemetry.metrics import WORKER_LABEL, PodMetrics
+from telemetry.metrics import PodMetrics
 from telemetry.pod._backoff import RestartBackoff
-from telemetry.pod._scrape import merge
 from telemetry.pod._supervisor import Supervisor, WorkerCommand, clean_exit, describe_exit
 from telemetry.pod._view import PodView, WorkerEndpoint
 from telemetry.pod._worker import as_worker, report_port, watch_parent, worker_command
 
 __all__ = [
-    "WORKER_LABEL",
     "PodMetrics",
     "PodView",
     "RestartBackoff",
@@ -28,7 +24,6 @@ __all__ = [
     "as_worker",
     "clean_exit",
     "describe_exit",
-    "merge",
     "report_port",
     "watch_parent",
     "worker_command",

@@ -5,35 +5,17 @@ simulate(fleet, Producer({"bootstrap.servers": "127.0.0.1:9092"}), "telemetry.re
          rate=500, duration=60)
 """
 
-from telemetry.simulate._fleet import (
-    BROKEN_KINDS,
-    KINDS,
-    PROFILES,
-    READING_V1_ID,
-    READING_V2_ID,
-    Fleet,
-    FleetSpec,
-    Kind,
-    SensorProfile,
-    SimRecord,
-    reading_encoder,
-)
+from telemetry.simulate._fleet import BROKEN_KINDS, Fleet, FleetSpec, Kind, SimRecord
 from telemetry.simulate._run import Progress, SimStats, simulate, wall_clock_ms
 
 __all__ = [
     "BROKEN_KINDS",
-    "KINDS",
-    "PROFILES",
-    "READING_V1_ID",
-    "READING_V2_ID",
     "Fleet",
     "FleetSpec",
     "Kind",
     "Progress",
-    "SensorProfile",
     "SimRecord",
     "SimStats",
-    "reading_encoder",
     "simulate",
     "wall_clock_ms",
 ]

@@ -15,8 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from telemetry.codec import Encoder, LocalSchemaSource, Reason, frame_header
-from telemetry.codec._schemas import SCHEMA_DIR
+from telemetry.codec import SCHEMA_DIR, Encoder, LocalSchemaSource, Reason
 from telemetry.errors import ConfigError
 
 READING_V1_ID = 1
@@ -315,7 +314,8 @@ class Fleet:
         if broken == "bad_magic":
             return b"\x01" + framed[1:]
         if broken == "unknown_schema":
-            return frame_header(UNKNOWN_SCHEMA_ID) + framed[5:]
+            # Confluent framing: magic byte, 4-byte big-endian schema id, Avro body.
+            return framed[:1] + UNKNOWN_SCHEMA_ID.to_bytes(4, "big") + framed[5:]
         if broken == "truncated":
             return framed[: 5 + len(framed[5:]) // 2]
         if broken == "trailing_bytes":

@@ -4,7 +4,7 @@ sinks that ship (an HTTP webhook)."""
 from telemetry.sinks._protocol import Delivery, OutputSink, Reports, SinkContext, SinkSpec
 from telemetry.sinks._registry import SINK_KINDS
 from telemetry.sinks._stage import Broadcast, SinkStage
-from telemetry.sinks._webhook import Webhook, WebhookSink, item_id
+from telemetry.sinks._webhook import Webhook, WebhookSink
 
 __all__ = [
     "SINK_KINDS",
@@ -17,5 +17,4 @@ __all__ = [
     "SinkStage",
     "Webhook",
     "WebhookSink",
-    "item_id",
 ]

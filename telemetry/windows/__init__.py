@@ -8,7 +8,7 @@ closing live in :mod:`telemetry.aggregate`; a kind outside the built-in three br
 runtime (:class:`PluginSpec`, :class:`WindowRuntime`).
 """
 
-from telemetry.windows._accumulator import Accumulator, Rollup
+from telemetry.windows._accumulator import WIDE, Accumulator, Rollup
 from telemetry.windows._kind import PluginSpec, WindowRuntime, WindowSpec
 from telemetry.windows._registry import WINDOW_KINDS, rollup_label
 from telemetry.windows._sliding import Sliding
@@ -22,6 +22,7 @@ from telemetry.windows._specs import (
 
 __all__ = [
     "DEFAULT_RELATIVE_ACCURACY",
+    "WIDE",
     "WINDOW_KINDS",
     "Accumulator",
     "Hopping",

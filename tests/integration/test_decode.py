@@ -25,7 +25,6 @@ from telemetry.codec import (
     ReadingDecoder,
     Reason,
     RecordDecoder,
-    frame_header,
 )
 from telemetry.decode import Decode, DecodeEvent
 from telemetry.kafka import Headers, Record
@@ -54,6 +53,11 @@ class TimedDecode(Decode):
         return out
 
 
+def _reframed(value: bytes, schema_id: int) -> bytes:
+    """``value`` under another schema id (Confluent framing: magic byte, 4-byte big-endian id)."""
+    return value[:1] + schema_id.to_bytes(4, "big") + value[5:]
+
+
 def _broken(
     kind: int, good: bytes, reading: dict[str, Any], encoder: Encoder
 ) -> tuple[bytes | None, str, int | None]:
@@ -65,8 +69,8 @@ def _broken(
         (None, Reason.TOO_SHORT, None),  # a tombstone
         (good[:-3], Reason.TRUNCATED, V1),
         (good + b"\x00\x01", Reason.TRAILING_BYTES, V1),
-        (frame_header(UNKNOWN) + good[5:], Reason.UNKNOWN_SCHEMA, UNKNOWN),
-        (frame_header(ROLLUP) + good[5:], Reason.SCHEMA_MISMATCH, ROLLUP),
+        (_reframed(good, UNKNOWN), Reason.UNKNOWN_SCHEMA, UNKNOWN),
+        (_reframed(good, ROLLUP), Reason.SCHEMA_MISMATCH, ROLLUP),
         (encoder.encode(V1, {**reading, "value": math.nan}), Reason.NON_FINITE, V1),
         (encoder.encode(V1, {**reading, "value": -math.inf}), Reason.NON_FINITE, V1),
         (

@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 from confluent_kafka import Message
 
-from telemetry.codec import LocalSchemaSource, ReadingDecoder, split_header
+from telemetry.codec import LocalSchemaSource, ReadingDecoder
 from telemetry.simulate import BROKEN_KINDS, Fleet, FleetSpec, Progress, simulate, wall_clock_ms
 from tests.conftest import ConsumerFactory, ProducerFactory, TopicFactory
 
@@ -77,8 +77,9 @@ def test_simulated_fleet_round_trips_through_kafka(
     assert len(partitions) == 25
     assert all(len(p) == 1 for p in partitions.values())
     values = [m.value() for m in messages]
+    # Confluent framing: bytes 1-4 hold the big-endian schema id.
     schema_ids = Counter(
-        split_header(v)[0] for v in values if v is not None and len(v) >= 5 and v[0] == 0
+        int.from_bytes(v[1:5], "big") for v in values if v is not None and len(v) >= 5 and v[0] == 0
     )
     assert schema_ids[1] > 0
     assert schema_ids[2] > 0

@@ -10,8 +10,9 @@ from collections.abc import Iterator
 import pytest
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
-from telemetry.codec import RegistrySchemaSource, SchemaSourceError
+from telemetry.codec import RegistrySchemaSource
 from telemetry.config import SchemasConfig
+from telemetry.errors import SchemaSourceError
 
 
 @pytest.fixture

@@ -9,19 +9,19 @@ import pytest
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from telemetry.codec import (
-    ENCODE_ERROR,
+    SCHEMA_DIR,
     Encoder,
     LocalSchemaSource,
     ReadingDecoder,
     RecordDecoder,
     RegistrySchemaSource,
-    SchemaSourceError,
-    frame_header,
+    load_schema_file,
     output_encoder,
-    split_header,
 )
-from telemetry.codec._schemas import READING_V1_FILE, SCHEMA_DIR, load_schema_file
-from telemetry.errors import CodecError
+from telemetry.codec._encoder import ENCODE_ERROR
+from telemetry.codec._framing import frame_header, split_header
+from telemetry.codec._schemas import READING_V1_FILE
+from telemetry.errors import CodecError, SchemaSourceError
 
 from .conftest import ALERT, NOW_MS, ROLLUP, V1, V2, reading_v1, reading_v2
 

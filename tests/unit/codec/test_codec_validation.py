@@ -16,8 +16,8 @@ from telemetry.codec import (
     LocalSchemaSource,
     ReadingDecoder,
     Reason,
-    frame_header,
 )
+from telemetry.codec._framing import frame_header
 
 from .conftest import NOW_MS, ROLLUP, V1, V2, DictSource, reading_v1, reading_v2
 

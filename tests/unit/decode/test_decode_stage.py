@@ -27,11 +27,9 @@ from telemetry.codec import (
     ReadingDecoder,
     Reason,
     RecordDecoder,
-    SchemaSourceError,
-    frame_header,
 )
 from telemetry.decode import Decode, DecodeEvent, ReadingEvent, ReadingsToOutputs
-from telemetry.errors import StageError
+from telemetry.errors import SchemaSourceError, StageError
 from telemetry.kafka import Output, PartitionOffsets, Record
 from telemetry.stages import Pipeline, Sink, Source, Supervision
 
@@ -62,6 +60,11 @@ class FakeMessage:
 
     def headers(self) -> list[tuple[str, bytes | str | None]] | None:
         return self._headers
+
+
+def _reframed(value: bytes, schema_id: int) -> bytes:
+    """``value`` under another schema id (Confluent framing: magic byte, 4-byte big-endian id)."""
+    return value[:1] + schema_id.to_bytes(4, "big") + value[5:]
 
 
 def records(
@@ -219,7 +222,7 @@ def test_every_kind_of_failure_and_an_all_failed_batch() -> None:
         v1(0, value=math.inf),
         v1(0, ts=NOW_MS + 30 * 86_400_000),
         v1(0, ts=NOW_MS - 11 * 365 * 86_400_000),
-        frame_header(ROLLUP) + v1(0)[5:],  # a writer schema that is no SensorReading
+        _reframed(v1(0), ROLLUP),  # a writer schema that is no SensorReading
     ]
     out = make_decode(registry).process(records(broken))
     assert all(isinstance(e, Output) for e in out)

@@ -15,8 +15,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from telemetry.config import MetricsConfig
 from telemetry.http import MetricsServer
-from telemetry.pod import WORKER_LABEL, merge
-from telemetry.pod._scrape import probe, scrape
+from telemetry.metrics import WORKER_LABEL
+from telemetry.pod._scrape import merge, probe, scrape
 
 
 class Worker:

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from telemetry.codec import LocalSchemaSource, ReadingDecoder, split_header
+from telemetry.codec import LocalSchemaSource, ReadingDecoder
 from telemetry.errors import ConfigError
 from telemetry.simulate import BROKEN_KINDS, Fleet, FleetSpec, SimRecord, wall_clock_ms
 
@@ -45,7 +45,8 @@ def test_clean_records_decode_with_increasing_seq_per_device() -> None:
     readings, failures = decoder.decode_batch([r.value for r in records])
     assert failures == []
     assert len(readings) == 400
-    schema_ids = Counter(split_header(r.value)[0] for r in records)
+    # Confluent framing: bytes 1-4 hold the big-endian schema id.
+    schema_ids = Counter(int.from_bytes((r.value or b"")[1:5], "big") for r in records)
     assert set(schema_ids) == {1, 2}
     assert 100 < schema_ids[1] < 300
     for device in {r["device_id"] for r in readings}:

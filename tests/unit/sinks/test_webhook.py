@@ -16,7 +16,8 @@ from telemetry.aggregate._events import Emitted
 from telemetry.config import build_config
 from telemetry.errors import ConfigError
 from telemetry.kafka import Output
-from telemetry.sinks import Delivery, Reports, SinkContext, Webhook, WebhookSink, item_id
+from telemetry.sinks import Delivery, Reports, SinkContext, Webhook, WebhookSink
+from telemetry.sinks._webhook import item_id
 
 Answer = tuple[int, dict[str, str]]
 
