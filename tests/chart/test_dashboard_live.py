@@ -17,7 +17,6 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -36,6 +35,7 @@ from tests.chart._promql import instantiate, usage
 from tests.chart._tools import find_tool
 from tests.chart.test_dashboard import queries
 from tests.conftest import ProducerFactory, TopicFactory
+from tests.support.webhook import WebhookEndpoint
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 RULES = (
@@ -55,29 +55,11 @@ def _get(url: str) -> str:
     return body.decode()
 
 
-class _Receiver(BaseHTTPRequestHandler):
-    """A webhook endpoint: takes every POST."""
-
-    protocol_version = "HTTP/1.1"
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers["Content-Length"]))
-        self.send_response(204)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        del format, args
-
-
 @pytest.fixture
 def webhook_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/alerts"
-    server.shutdown()
-    server.server_close()
+    endpoint = WebhookEndpoint(path="/alerts")
+    yield endpoint.url
+    endpoint.close()
 
 
 @pytest.fixture

@@ -9,11 +9,8 @@ allowed only under the same ``id`` with the same content; the queue never holds 
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +26,7 @@ from tests.integration.workers import (
     logs_on_failure,
     wait_for,
 )
+from tests.support.webhook import Answer, WebhookEndpoint
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -37,60 +35,25 @@ QUEUE_SIZE = 20
 HOOK = '{sink="ops-hook"}'
 
 
-class Endpoint:
-    """Receives the POSTs; every 4th request answers 503 and every 7th takes 0.3 s."""
+def _flaky(n: int) -> Answer:
+    """Every 4th request is refused with 503, every 7th takes 0.3 s."""
+    return (503 if n % 4 == 0 else 200), {}, (0.3 if n % 7 == 0 else 0.0)
 
+
+class Endpoint(WebhookEndpoint):
     def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.requests = 0
-        self.failed = 0
-        self.items: list[dict[str, Any]] = []
-        endpoint = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                with endpoint.lock:
-                    endpoint.requests += 1
-                    n = endpoint.requests
-                if n % 7 == 0:
-                    time.sleep(0.3)
-                status = 503 if n % 4 == 0 else 200
-                if status == 200:
-                    with endpoint.lock:
-                        endpoint.items.extend(json.loads(body))
-                else:
-                    endpoint.failed += 1
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                del format, args
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/alerts"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        super().__init__(_flaky, path="/alerts")
 
     def alerts(self) -> list[AlertKey]:
-        with self.lock:
-            return [alert_key(item["record"]) for item in self.items]
+        return [alert_key(item["record"]) for item in self.items]
 
     def check_ids(self) -> None:
         """Repeats carry the same id and content; different content never shares an id."""
         by_id: dict[str, Any] = {}
-        with self.lock:
-            items = list(self.items)
-        for item in items:
+        for item in self.items:
             assert item["kind"] == "alert"
             assert item["key"] == item["record"]["device_id"]
             assert by_id.setdefault(item["id"], item["record"]) == item["record"]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -148,7 +111,7 @@ def test_every_alert_reaches_a_flaky_webhook_with_bounded_queue(
     got = endpoint.alerts()
     assert set(got) == want, {"unexpected": sorted(set(got) - want)[:10]}
     endpoint.check_ids()
-    assert endpoint.failed > 0
+    assert endpoint.refused > 0
     assert retried >= 1
     assert 0 < peak <= QUEUE_SIZE
     assert code == 0

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import gc
-import importlib.util
 import platform
-import sys
-from pathlib import Path
-from types import ModuleType
 
 from prometheus_client import CollectorRegistry
 
@@ -17,18 +13,7 @@ from telemetry.codec import Reading
 from telemetry.config import Config
 from telemetry.decode import ReadingEvent
 from telemetry.kafka import PartitionOffsets
-
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "custom_stage.py"
-
-
-def _example() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("custom_stage", EXAMPLE)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["custom_stage"] = module
-    spec.loader.exec_module(module)
-    return module
+from tests.support.examples import load_example
 
 
 def test_default_pipeline_is_source_decode_aggregate_sink() -> None:
@@ -41,7 +26,7 @@ def test_default_pipeline_is_source_decode_aggregate_sink() -> None:
 
 
 def test_example_stage_sits_between_decode_and_aggregate_and_converts() -> None:
-    app = _example().build()
+    app = load_example("custom_stage").build()
     names = [s.name for s in app.pipeline.stages]
     assert names.index("decode") < names.index("fahrenheit") < names.index("aggregate")
     fahrenheit = next(s for s in app.pipeline.stages if s.name == "fahrenheit")

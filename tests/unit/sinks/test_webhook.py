@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -18,54 +15,28 @@ from telemetry.errors import ConfigError
 from telemetry.kafka import Output
 from telemetry.sinks import Delivery, Reports, SinkContext, Webhook, WebhookSink
 from telemetry.sinks._webhook import item_id
+from tests.support.webhook import WebhookEndpoint
 
-Answer = tuple[int, dict[str, str]]
-
-
-class Endpoint:
-    """A webhook receiver: answers each POST with the next planned status (then 200)."""
-
-    def __init__(self) -> None:
-        self.plan: list[Answer] = []
-        self.bodies: list[list[dict[str, Any]]] = []
-        self.headers: list[dict[str, str]] = []
-        self.delay = 0.0
-        endpoint = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"  # keep-alive, as the sink expects
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                time.sleep(endpoint.delay)
-                status, extra = endpoint.plan.pop(0) if endpoint.plan else (200, {})
-                endpoint.headers.append(dict(self.headers))
-                if status == 200:
-                    endpoint.bodies.append(json.loads(body))
-                self.send_response(status)
-                for name, value in extra.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                del format, args
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook?team=ops"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+Serve = Callable[..., WebhookEndpoint]
 
 
 @pytest.fixture
-def endpoint() -> Iterator[Endpoint]:
-    server = Endpoint()
-    yield server
-    server.close()
+def serve() -> Iterator[Serve]:
+    """``serve(*answers, delay=s)``: an endpoint answering ``answers`` (status, headers) in
+    turn, then 200, each after ``delay`` seconds."""
+    made: list[WebhookEndpoint] = []
+
+    def start(*answers: tuple[int, dict[str, str]], delay: float = 0.0) -> WebhookEndpoint:
+        endpoint = WebhookEndpoint(
+            lambda n: (*(answers[n - 1] if n <= len(answers) else (200, {})), delay),
+            path="/hook?team=ops",
+        )
+        made.append(endpoint)
+        return endpoint
+
+    yield start
+    for endpoint in made:
+        endpoint.close()
 
 
 def sink(url: str, **settings: Any) -> WebhookSink:
@@ -93,6 +64,17 @@ def settle(reports: Reports, n: int, timeout: float = 10.0) -> list[BaseExceptio
     return got
 
 
+def deliver(webhook: WebhookSink, n: int) -> list[BaseException | None]:
+    """Start the sink, send it ``n`` alerts, return their reports once all came, stop it."""
+    reports = Reports()
+    webhook.start()
+    try:
+        webhook.send(deliveries(reports, n))
+        return settle(reports, n)
+    finally:
+        webhook.stop(5)
+
+
 def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -100,16 +82,11 @@ def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
         time.sleep(0.01)
 
 
-def test_posts_batches_of_json_and_acks_every_output(endpoint: Endpoint) -> None:
+def test_posts_batches_of_json_and_acks_every_output(serve: Serve) -> None:
+    endpoint = serve()
     webhook = sink(endpoint.url, batch_size=4, headers={"Authorization": "Bearer s3cret"})
-    reports = Reports()
-    webhook.start()
-    try:
-        webhook.send(deliveries(reports, 10))
-        assert settle(reports, 10) == [None] * 10
-    finally:
-        webhook.stop(5)
-    items = [item for body in endpoint.bodies for item in body]
+    assert deliver(webhook, 10) == [None] * 10
+    items = endpoint.items
     assert [item["key"] for item in items] == [f"dev-{i}" for i in range(10)]
     assert all(len(body) <= 4 for body in endpoint.bodies)
     assert items[3] == {
@@ -124,48 +101,30 @@ def test_posts_batches_of_json_and_acks_every_output(endpoint: Endpoint) -> None
     assert webhook.metrics.queued._value.get() == 0
 
 
-def test_server_errors_and_throttling_are_retried_until_delivered(endpoint: Endpoint) -> None:
-    endpoint.plan = [(503, {}), (429, {"Retry-After": "0.2"}), (500, {})]
+def test_server_errors_and_throttling_are_retried_until_delivered(serve: Serve) -> None:
+    endpoint = serve((503, {}), (429, {"Retry-After": "0.2"}), (500, {}))
     webhook = sink(endpoint.url, max_retries=3)
-    reports = Reports()
-    webhook.start()
-    try:
-        started = time.monotonic()
-        webhook.send(deliveries(reports, 3))
-        assert settle(reports, 3) == [None] * 3
-        assert time.monotonic() - started >= 0.2  # Retry-After was waited for
-    finally:
-        webhook.stop(5)
+    started = time.monotonic()
+    assert deliver(webhook, 3) == [None] * 3
+    assert time.monotonic() - started >= 0.2  # Retry-After was waited for
     assert len(endpoint.headers) == 4
     assert [item["key"] for item in endpoint.bodies[0]] == ["dev-0", "dev-1", "dev-2"]
     assert webhook.metrics.retries._value.get() == 3
 
 
-def test_retries_exhausted_fail_the_outputs(endpoint: Endpoint) -> None:
-    endpoint.plan = [(502, {})] * 3
+def test_retries_exhausted_fail_the_outputs(serve: Serve) -> None:
+    endpoint = serve(*[(502, {})] * 3)
     webhook = sink(endpoint.url, max_retries=2)
-    reports = Reports()
-    webhook.start()
-    try:
-        webhook.send(deliveries(reports, 2))
-        errors = settle(reports, 2)
-    finally:
-        webhook.stop(5)
+    errors = deliver(webhook, 2)
     assert all(isinstance(error, ConnectionError) for error in errors)
     assert "gave up after 3 attempts: answered 502" in str(errors[0])
     assert webhook.metrics.failures._value.get() == 2
 
 
-def test_a_rejection_is_not_retried(endpoint: Endpoint) -> None:
-    endpoint.plan = [(400, {})]
+def test_a_rejection_is_not_retried(serve: Serve) -> None:
+    endpoint = serve((400, {}))
     webhook = sink(endpoint.url, max_retries=5)
-    reports = Reports()
-    webhook.start()
-    try:
-        webhook.send(deliveries(reports, 1))
-        (error,) = settle(reports, 1)
-    finally:
-        webhook.stop(5)
+    (error,) = deliver(webhook, 1)
     assert error is not None
     assert "answered 400" in str(error)
     assert len(endpoint.headers) == 1
@@ -173,20 +132,14 @@ def test_a_rejection_is_not_retried(endpoint: Endpoint) -> None:
 
 def test_an_unreachable_endpoint_is_retried_then_failed() -> None:
     webhook = sink("http://127.0.0.1:9/never", max_retries=2, timeout_s=0.5)
-    reports = Reports()
-    webhook.start()
-    try:
-        webhook.send(deliveries(reports, 1))
-        (error,) = settle(reports, 1)
-    finally:
-        webhook.stop(5)
+    (error,) = deliver(webhook, 1)
     assert "gave up after 3 attempts: request failed" in str(error)
 
 
 def test_stop_gives_up_at_its_deadline_and_leaves_the_rest_unacknowledged(
-    endpoint: Endpoint,
+    serve: Serve,
 ) -> None:
-    endpoint.plan = [(503, {})] * 100
+    endpoint = serve(*[(503, {})] * 100)
     webhook = sink(endpoint.url, max_retries=100, backoff_s=5.0)
     reports = Reports()
     webhook.start()
@@ -198,8 +151,8 @@ def test_stop_gives_up_at_its_deadline_and_leaves_the_rest_unacknowledged(
     assert reports.take() == []  # neither acked nor failed: their inputs stay uncommitted
 
 
-def test_stop_delivers_what_is_queued_within_its_budget(endpoint: Endpoint) -> None:
-    endpoint.delay = 0.05
+def test_stop_delivers_what_is_queued_within_its_budget(serve: Serve) -> None:
+    endpoint = serve(delay=0.05)
     webhook = sink(endpoint.url, batch_size=2)
     reports = Reports()
     webhook.start()

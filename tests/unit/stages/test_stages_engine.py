@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from telemetry import stages
 from telemetry.errors import StageError
 from telemetry.stages import (
     BroadcastDispatcher,
@@ -29,25 +28,6 @@ from tests.unit.stages.support import (
     check_invariants,
     run_to_end,
 )
-
-
-def test_public_surface_is_curated() -> None:
-    assert stages.__all__ == sorted(stages.__all__)
-    assert set(stages.__all__) == {
-        "BroadcastDispatcher",
-        "DemandDispatcher",
-        "Dispatcher",
-        "PartitionDispatcher",
-        "Pipeline",
-        "Processor",
-        "Sink",
-        "Source",
-        "Stage",
-        "StopBudget",
-        "Subscription",
-        "Supervision",
-    }
-
 
 # -- demand -------------------------------------------------------------------------------------
 
