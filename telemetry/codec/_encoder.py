@@ -11,6 +11,7 @@ from typing import Any
 from fastavro import schemaless_writer
 from fastavro.types import Schema
 
+from telemetry.codec._fastwrite import FastWriter, fast_writer
 from telemetry.codec._framing import frame_header
 from telemetry.codec._schemas import (
     ALERT_FILE,
@@ -36,13 +37,16 @@ class Encoder:
     """
 
     def __init__(self, schemas: Mapping[int, AvroSchema] | None = None) -> None:
-        self._schemas: dict[int, tuple[bytes, Schema]] = {}
+        self._schemas: dict[int, tuple[bytes, Schema, FastWriter | None]] = {}
         for schema_id, schema in (schemas or {}).items():
             self.add(schema_id, schema)
 
     def add(self, schema_id: int, schema: AvroSchema) -> None:
         """Make ``schema_id`` encodable with ``schema``."""
-        self._schemas[schema_id] = (frame_header(schema_id), parse_plain(schema))
+        header = frame_header(schema_id)
+        parsed = parse_plain(schema)
+        fast = fast_writer(header, schema) if isinstance(schema, dict) else None
+        self._schemas[schema_id] = (header, parsed, fast)
 
     def register(self, source: SchemaSource, subject: str, schema: AvroSchema) -> int:
         """Register ``schema`` under ``subject`` with ``source``, add it, return its id."""
@@ -55,7 +59,12 @@ class Encoder:
         entry = self._schemas.get(schema_id)
         if entry is None:
             raise CodecError(ENCODE_ERROR, f"schema id {schema_id} is not known to this encoder")
-        header, schema = entry
+        header, schema, fast = entry
+        if fast is not None:
+            try:
+                return fast(record)
+            except Exception:  # noqa: BLE001, S110 -- not as expected: fastavro decides below
+                pass
         out = BytesIO()
         out.write(header)
         try:
