@@ -22,7 +22,7 @@ not accept."""
 
 _PRIMITIVES = frozenset(("string", "bytes", "long", "int", "double", "float", "boolean"))
 _IMMUTABLE = (type(None), bool, int, float, str, bytes)
-_MAX_VARINT_SHIFT = 63  # a long is at most 10 bytes: 9 groups of 7 bits before the last
+_MAX_VARINT_BYTES = 10  # a long is at most 10 bytes: 9 groups of 7 bits before the last
 
 
 def fast_reader(
@@ -36,7 +36,7 @@ def fast_reader(
         isinstance(value, _IMMUTABLE) for value in defaults.values()
     ):
         return None
-    lines = ["def read(v):", f"    pos = {HEADER_SIZE}"]
+    lines = ["def read(v):", f"    pos = {HEADER_SIZE}", "    size = len(v)"]
     items: list[str] = []
     for index, (field, kind) in enumerate(zip(fields, kinds, strict=True)):
         assert kind is not None  # noqa: S101 -- checked above, for mypy
@@ -84,24 +84,26 @@ def _kind(schema: Any) -> tuple[int | None, str] | None:
 
 
 def _varint(target: str) -> list[str]:
-    """A zigzag varint into ``target``; one byte is the fast case (short strings, small ints)."""
+    """A zigzag varint into ``target``, unrolled: one byte is the fast case (short strings,
+    small ints), and a timestamp's six bytes cost no loop counter or shift bookkeeping."""
+    lines = ["c = v[pos]", "if c < 128:", f"    {target} = (c >> 1) ^ -(c & 1)", "    pos += 1"]
+    lines += ["else:", "    x = c & 127"]
+    indent = "    "
+    for k in range(1, _MAX_VARINT_BYTES):
+        shift = 7 * k
+        lines += [
+            f"{indent}c = v[pos + {k}]",
+            f"{indent}if c < 128:",
+            f"{indent}    x |= c << {shift}",
+            f"{indent}    pos += {k + 1}",
+        ]
+        if k == _MAX_VARINT_BYTES - 1:
+            lines += [f"{indent}else:", f"{indent}    raise ValueError('varint too long')"]
+        else:
+            lines += [f"{indent}else:", f"{indent}    x |= (c & 127) << {shift}"]
+        indent += "    "
     return [
-        "c = v[pos]",
-        "pos += 1",
-        "if c < 128:",
-        f"    {target} = (c >> 1) ^ -(c & 1)",
-        "else:",
-        "    x = c & 127",
-        "    shift = 7",
-        "    while True:",
-        "        c = v[pos]",
-        "        pos += 1",
-        "        x |= (c & 127) << shift",
-        "        if c < 128:",
-        "            break",
-        "        shift += 7",
-        f"        if shift > {_MAX_VARINT_SHIFT}:",
-        "            raise ValueError('varint too long')",
+        *lines,
         "    if x >> 64:",  # past 64 bits fastavro's C long decides (it wraps or fails)
         "        raise ValueError('varint too large')",
         f"    {target} = (x >> 1) ^ -(x & 1)",
@@ -128,7 +130,7 @@ def _read(primitive: str, target: str) -> list[str]:
     return [
         *_varint("n"),
         "end = pos + n",
-        "if n < 0 or end > len(v):",
+        "if n < 0 or end > size:",
         "    raise ValueError('length')",
         f"{target} = v[pos:end]{decode}",
         "pos = end",
